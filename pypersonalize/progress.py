@@ -1,0 +1,46 @@
+"""Progress for long work: step lines and DuckDB's own progress bar, on a terminal only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from contextlib import contextmanager
+
+log = logging.getLogger("pypersonalize")
+
+
+def interactive(quiet: bool) -> bool:
+    """True when progress should be shown: not quiet and stderr is a terminal."""
+    if quiet:
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    def __init__(self, con, enabled: bool):
+        self.con = con
+        self.enabled = enabled
+
+    def step(self, message: str) -> None:
+        log.info(message)
+        if self.enabled:
+            print(f"· {message}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def bar(self, message: str):
+        """Run a block of heavy SQL with DuckDB's progress bar on, and time it."""
+        self.step(message)
+        start = time.perf_counter()
+        if self.enabled:
+            self.con.execute("SET enable_progress_bar = true")
+            self.con.execute("SET enable_progress_bar_print = true")
+        try:
+            yield
+        finally:
+            if self.enabled:
+                self.con.execute("SET enable_progress_bar = false")
+            log.info("%s took %.2fs", message, time.perf_counter() - start)

@@ -1,0 +1,82 @@
+"""Loading and rendering the jinja2 SQL templates under ``sql/``.
+
+Templates choose structure only: identifiers go through the ``ident`` filter, values are
+bound as parameters by the caller. The environment is strict, so a missing template
+variable is an error rather than an empty string.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+_IDENT_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def sql_dir() -> Path:
+    """The folder holding the templates: inside the installed package, or the checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if (candidate / "catalog").is_dir():
+            return candidate
+    raise FileNotFoundError(f"SQL templates not found beside {here}")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB: ``quote_ident('a"b') == '"a""b"'``."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise InvalidInput(f"invalid SQL identifier {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote a string literal, for the rare DDL where DuckDB accepts no parameter."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(sql_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    env.filters["ident"] = quote_ident
+    env.filters["literal"] = quote_literal
+    return env
+
+
+def render(template: str, **variables) -> str:
+    """Render ``sql/<template>`` with ``variables``; e.g. ``render("catalog/00_tables.sql")``."""
+    try:
+        text = environment().get_template(template).render(**variables)
+    except jinja2.TemplateNotFound:
+        raise FileNotFoundError(f"no SQL template {template!r} under {sql_dir()}") from None
+    log.debug("rendered %s:\n%s", template, text)
+    return text
+
+
+def statements(sql: str) -> list[str]:
+    """Split rendered SQL on ``;`` at line ends (templates never put ``;`` inside strings)."""
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", sql) if s.strip()]
+
+
+def one(cursor):
+    """The first row of a result, or None, leaving no open result behind.
+
+    DuckDB 2 refuses new work on a connection while a result is only partly fetched, so
+    ``fetchone()`` is never used.
+    """
+    rows = cursor.fetchall()
+    return rows[0] if rows else None

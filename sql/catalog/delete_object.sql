@@ -1,0 +1,2 @@
+-- Forget an object. params: $arn
+DELETE FROM pypersonalize.objects WHERE arn = $arn

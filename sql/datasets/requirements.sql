@@ -1,0 +1,25 @@
+-- Facts for the data-requirements check of one dataset group's interactions, counted
+-- after the optional event-type and event-value filters a solution would apply.
+-- Output: one row (interactions, users, users_2plus, items, first_ts, last_ts).
+-- vars: schema_name, has_event_type, has_event_value
+-- params: $event_type, $threshold (NULL = no filter)
+WITH events AS (
+    SELECT USER_ID, ITEM_ID, "TIMESTAMP"
+    FROM {{ schema_name|ident }}.interactions
+    WHERE true
+{% if has_event_type %}
+      AND ($event_type IS NULL OR EVENT_TYPE = $event_type)
+{% endif %}
+{% if has_event_value %}
+      AND ($threshold IS NULL OR EVENT_VALUE >= $threshold)
+{% endif %}
+), per_user AS (
+    SELECT USER_ID, count(*) AS n FROM events GROUP BY USER_ID
+)
+SELECT
+    (SELECT count(*) FROM events) AS interactions,
+    (SELECT count(*) FROM per_user) AS users,
+    (SELECT count(*) FROM per_user WHERE n >= 2) AS users_2plus,
+    (SELECT count(DISTINCT ITEM_ID) FROM events) AS items,
+    (SELECT min("TIMESTAMP") FROM events) AS first_ts,
+    (SELECT max("TIMESTAMP") FROM events) AS last_ts
