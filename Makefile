@@ -1,0 +1,48 @@
+# make demo  - install into .venv and build a project from the bundled sample data
+# make test  - install into .venv and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_DB ?= demo.duckdb
+PP     := $(BIN)/pypersonalize --db $(DEMO_DB)
+VOD    := data/video_on_demand
+
+.PHONY: install demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	rm -f $(DEMO_DB) $(DEMO_DB).wal
+	$(PP) dataset-group create movies --domain VIDEO_ON_DEMAND
+	$(PP) schema create movie-interactions --domain VIDEO_ON_DEMAND --schema $(VOD)/interactions.schema.json
+	$(PP) schema create movie-items --domain VIDEO_ON_DEMAND --schema $(VOD)/items.schema.json
+	$(PP) schema create movie-users --domain VIDEO_ON_DEMAND --schema $(VOD)/users.schema.json
+	$(PP) dataset create movies-interactions --dataset-group movies --type Interactions --schema movie-interactions
+	$(PP) dataset create movies-items --dataset-group movies --type Items --schema movie-items
+	$(PP) dataset create movies-users --dataset-group movies --type Users --schema movie-users
+	$(PP) dataset import Interactions $(VOD)/interactions.csv --dataset-group movies
+	$(PP) dataset import Items $(VOD)/items.csv --dataset-group movies
+	$(PP) dataset import Users $(VOD)/users.csv --dataset-group movies
+	$(PP) dataset-group describe movies
+	@echo
+	@echo "Project file: $(DEMO_DB). Try: $(BIN)/pypersonalize --db $(DEMO_DB) sql \"SELECT EVENT_TYPE, count(*) FROM movies.interactions GROUP BY 1\""
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+lint: install
+	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/ruff check pypersonalize tests benchmarks data
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal .pytest_cache build dist *.egg-info

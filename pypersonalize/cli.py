@@ -1,0 +1,402 @@
+"""The ``pypersonalize`` command: a thin layer over the Python API.
+
+Each command opens the project file, makes one library call and prints the result.
+Command ``dataset-group create`` <-> method ``create_dataset_group``; flags <-> keywords.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+import duckdb
+
+from . import output
+from .errors import PypersonalizeError
+from .project import IMPORT_MODES
+from .project import open as open_project
+
+DB_ENV = "PYPERSONALIZE_DB"
+
+
+class Context:
+    def __init__(self, db, region, account_id, fmt, quiet):
+        self.db, self.region, self.account_id = db, region, account_id
+        self.fmt, self.quiet = fmt, quiet
+
+    def project(self):
+        if not self.db:
+            raise click.UsageError(f"no project file: pass --db PATH or set {DB_ENV}")
+        return open_project(self.db, region=self.region, account_id=self.account_id, quiet=self.quiet)
+
+
+def output_options(fn):
+    """--format and --quiet on every command (they may also come before the command)."""
+    @click.option("--format", "fmt", type=click.Choice(output.FORMATS), default=None,
+                  help="Output format (default: table).")
+    @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress output.")
+    @click.pass_obj
+    @functools.wraps(fn)
+    def wrapper(ctx: Context, fmt, quiet, *args, **kwargs):
+        if fmt:
+            ctx.fmt = fmt
+        ctx.quiet = ctx.quiet or quiet
+        try:
+            with ctx.project() as pp:
+                result = fn(pp, *args, **kwargs)
+        except PypersonalizeError as exc:
+            raise click.ClickException(_one_line(exc)) from None
+        except duckdb.Error as exc:
+            raise click.ClickException(_one_line(exc)) from None
+        if isinstance(result, tuple):    # (columns, rows) from the sql command
+            click.echo(output.render(None, ctx.fmt, *result))
+        elif result is not None:
+            click.echo(output.render(result, ctx.fmt))
+    return wrapper
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar=DB_ENV, metavar="PATH",
+              help=f"Project file (a DuckDB database; created if missing). Default: ${DB_ENV}.")
+@click.option("--region", default=None, help="Region in ARNs, fixed when the project is created.")
+@click.option("--account-id", default=None, help="12-digit account id in ARNs, fixed on creation.")
+@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table",
+              help="Output format.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.version_option(package_name="pypersonalize")
+@click.pass_context
+def main(ctx, db, region, account_id, fmt, quiet):
+    """Amazon Personalize in one DuckDB file.
+
+    \b
+    Example:
+        pypersonalize --db shop.duckdb dataset-group create shop --domain ECOMMERCE
+        pypersonalize --db shop.duckdb dataset-group list
+    """
+    ctx.obj = Context(db, region, account_id, fmt, quiet)
+
+
+# -- dataset groups ---------------------------------------------------------------
+
+@main.group("dataset-group")
+def dataset_group():
+    """Create, list, describe, validate and delete dataset groups."""
+
+
+@dataset_group.command("create")
+@click.argument("name")
+@click.option("--domain", type=click.Choice(["VIDEO_ON_DEMAND", "ECOMMERCE"], case_sensitive=False),
+              default=None, help="Domain dataset group; omit for a custom one.")
+@output_options
+def dataset_group_create(pp, name, domain):
+    """Create a dataset group.
+
+    \b
+    Example:
+        pypersonalize dataset-group create movies --domain VIDEO_ON_DEMAND
+    """
+    return pp.create_dataset_group(name=name, domain=domain)
+
+
+@dataset_group.command("list")
+@output_options
+def dataset_group_list(pp):
+    """List dataset groups.
+
+    \b
+    Example:
+        pypersonalize --format json dataset-group list
+    """
+    return pp.list_dataset_groups()["datasetGroups"]
+
+
+@dataset_group.command("describe")
+@click.argument("dataset_group")
+@output_options
+def dataset_group_describe(pp, dataset_group):
+    """Describe a dataset group, its datasets and its data-requirements report.
+
+    \b
+    Example:
+        pypersonalize dataset-group describe movies
+    """
+    out = pp.describe_dataset_group(dataset_group)
+    out["datasets"] = {d["datasetType"]: f"{d['tableName']} ({d['rowCount']} rows)"
+                       for d in pp.list_datasets(dataset_group)["datasets"]}
+    out["dataRequirements"] = pp.validate_dataset_group(dataset_group)
+    out["dataRequirements"].pop("datasetGroupArn")
+    return out
+
+
+@dataset_group.command("validate")
+@click.argument("dataset_group")
+@click.option("--event-type", default=None, help="Count only events of this type.")
+@click.option("--event-value-threshold", type=float, default=None,
+              help="Count only events with EVENT_VALUE >= this.")
+@output_options
+def dataset_group_validate(pp, dataset_group, event_type, event_value_threshold):
+    """Check Personalize's minimum data requirements; exit 1 when they do not hold.
+
+    \b
+    Example:
+        pypersonalize dataset-group validate movies --event-type Watch
+    """
+    report = pp.validate_dataset_group(dataset_group, event_type=event_type,
+                                       event_value_threshold=event_value_threshold)
+    if not report["meetsMinimum"]:
+        click.echo(output.render(report, click.get_current_context().obj.fmt))
+        raise click.ClickException("minimum data requirements not met: "
+                                   + "; ".join(report["problems"]))
+    return report
+
+
+@dataset_group.command("delete")
+@click.argument("dataset_group")
+@output_options
+def dataset_group_delete(pp, dataset_group):
+    """Delete a dataset group that holds no datasets.
+
+    \b
+    Example:
+        pypersonalize dataset-group delete movies
+    """
+    pp.delete_dataset_group(dataset_group)
+
+
+# -- schemas ----------------------------------------------------------------------
+
+@main.group("schema")
+def schema_group():
+    """Create, list, describe and delete schemas (Personalize Avro JSON)."""
+
+
+@schema_group.command("create")
+@click.argument("name")
+@click.option("--schema", "schema", required=True, metavar="FILE|JSON",
+              help="Schema JSON file, or the JSON text itself.")
+@click.option("--domain", type=click.Choice(["VIDEO_ON_DEMAND", "ECOMMERCE"], case_sensitive=False),
+              default=None, help="Check the schema against a domain's required fields.")
+@output_options
+def schema_create(pp, name, schema, domain):
+    """Validate and store a schema.
+
+    \b
+    Example:
+        pypersonalize schema create movie-items --schema items.schema.json --domain VIDEO_ON_DEMAND
+    """
+    return pp.create_schema(name=name, schema=schema, domain=domain)
+
+
+@schema_group.command("list")
+@output_options
+def schema_list(pp):
+    """List schemas.
+
+    \b
+    Example:
+        pypersonalize schema list
+    """
+    return [{k: v for k, v in s.items() if k != "schema"} for s in pp.list_schemas()["schemas"]]
+
+
+@schema_group.command("describe")
+@click.argument("schema")
+@output_options
+def schema_describe(pp, schema):
+    """Describe a schema, its JSON included.
+
+    \b
+    Example:
+        pypersonalize --format json schema describe movie-items
+    """
+    return pp.describe_schema(schema)["schema"]
+
+
+@schema_group.command("delete")
+@click.argument("schema")
+@output_options
+def schema_delete(pp, schema):
+    """Delete a schema no dataset uses.
+
+    \b
+    Example:
+        pypersonalize schema delete old-items
+    """
+    pp.delete_schema(schema)
+
+
+# -- datasets ---------------------------------------------------------------------
+
+@main.group("dataset")
+def dataset_group_cmd():
+    """Create, list, describe, import into and evolve datasets."""
+
+
+_dg_option = click.option("--dataset-group", default=None,
+                          help="Dataset group, to name a dataset by its type.")
+
+
+@dataset_group_cmd.command("create")
+@click.argument("name")
+@click.option("--dataset-group", required=True, help="Dataset group that will hold it.")
+@click.option("--type", "dataset_type", required=True,
+              type=click.Choice(["Interactions", "Items", "Users"], case_sensitive=False))
+@click.option("--schema", required=True, help="Name or ARN of a schema made with `schema create`.")
+@output_options
+def dataset_create(pp, name, dataset_group, dataset_type, schema):
+    """Create a dataset (a table in the project file).
+
+    \b
+    Example:
+        pypersonalize dataset create movies-interactions --dataset-group movies \\
+            --type Interactions --schema movie-interactions
+    """
+    return pp.create_dataset(name=name, dataset_group=dataset_group, dataset_type=dataset_type,
+                             schema=schema)
+
+
+@dataset_group_cmd.command("list")
+@_dg_option
+@output_options
+def dataset_list(pp, dataset_group):
+    """List datasets.
+
+    \b
+    Example:
+        pypersonalize dataset list --dataset-group movies
+    """
+    return pp.list_datasets(dataset_group=dataset_group)["datasets"]
+
+
+@dataset_group_cmd.command("describe")
+@click.argument("dataset")
+@_dg_option
+@output_options
+def dataset_describe(pp, dataset, dataset_group):
+    """Describe a dataset (by name, ARN, or type with --dataset-group).
+
+    \b
+    Example:
+        pypersonalize dataset describe Interactions --dataset-group movies
+    """
+    return pp.describe_dataset(dataset, dataset_group=dataset_group)["dataset"]
+
+
+@dataset_group_cmd.command("import")
+@click.argument("dataset")
+@click.argument("source", metavar="SOURCE")
+@_dg_option
+@click.option("--mode", "import_mode", type=click.Choice(IMPORT_MODES, case_sensitive=False),
+              default="FULL", show_default=True,
+              help="FULL replaces the data; INCREMENTAL appends / upserts by id.")
+@click.option("--job-name", default=None, help="Name of the import job (default: generated).")
+@click.option("--data-format", type=click.Choice(["csv", "parquet", "json"]), default=None,
+              help="Format, when the file name does not tell.")
+@output_options
+def dataset_import(pp, dataset, source, dataset_group, import_mode, job_name, data_format):
+    """Import a file, glob, folder, table or SELECT into a dataset, atomically.
+
+    \b
+    Example:
+        pypersonalize dataset import Interactions 'exports/*.csv' --dataset-group movies
+        pypersonalize dataset import movies-items "SELECT * FROM staging.items" --mode INCREMENTAL
+    """
+    arn = pp.create_dataset_import_job(dataset=dataset, data_source=source, job_name=job_name,
+                                       import_mode=import_mode, data_format=data_format,
+                                       dataset_group=dataset_group)["datasetImportJobArn"]
+    return pp.describe_dataset_import_job(arn)["datasetImportJob"]
+
+
+@dataset_group_cmd.command("update-schema")
+@click.argument("dataset")
+@click.option("--schema", required=True, help="The new schema (must only add nullable fields).")
+@_dg_option
+@output_options
+def dataset_update_schema(pp, dataset, schema, dataset_group):
+    """Replace an Items or Users dataset's schema by one that adds nullable fields.
+
+    \b
+    Example:
+        pypersonalize dataset update-schema Items --dataset-group movies --schema movie-items-v2
+    """
+    return pp.update_dataset(dataset, schema=schema, dataset_group=dataset_group)
+
+
+@dataset_group_cmd.command("delete")
+@click.argument("dataset")
+@_dg_option
+@output_options
+def dataset_delete(pp, dataset, dataset_group):
+    """Delete a dataset and its data.
+
+    \b
+    Example:
+        pypersonalize dataset delete Users --dataset-group movies
+    """
+    pp.delete_dataset(dataset, dataset_group=dataset_group)
+
+
+# -- import jobs ------------------------------------------------------------------
+
+@main.group("import-job")
+def import_job():
+    """List and describe dataset import jobs."""
+
+
+@import_job.command("list")
+@click.option("--dataset", default=None, help="Only jobs of this dataset.")
+@_dg_option
+@output_options
+def import_job_list(pp, dataset, dataset_group):
+    """List import jobs, newest last.
+
+    \b
+    Example:
+        pypersonalize import-job list --dataset-group movies
+    """
+    return pp.list_dataset_import_jobs(dataset=dataset, dataset_group=dataset_group)["datasetImportJobs"]
+
+
+@import_job.command("describe")
+@click.argument("job")
+@output_options
+def import_job_describe(pp, job):
+    """Describe an import job, with its failure reason if it failed.
+
+    \b
+    Example:
+        pypersonalize import-job describe movies-interactions-1
+    """
+    return pp.describe_dataset_import_job(job)["datasetImportJob"]
+
+
+# -- sql --------------------------------------------------------------------------
+
+@main.command("sql")
+@click.argument("query")
+@output_options
+def sql_command(pp, query):
+    """Run any SQL on the project file and print the result.
+
+    \b
+    Example:
+        pypersonalize sql "SELECT EVENT_TYPE, count(*) FROM movies.interactions GROUP BY 1"
+    """
+    rel = pp.sql(query)
+    if rel is None:
+        return None
+    return list(rel.columns), [list(r) for r in rel.fetchall()]
+
+
+def run() -> None:   # pragma: no cover - console entry point wrapper
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))
