@@ -19,9 +19,11 @@ from typing import Any
 from . import domains
 from .errors import SchemaError
 
+# Avro float is stored as DOUBLE: a FLOAT column holds 0.9 as 0.89999998, so a filter or
+# an eventValueThreshold of 0.9 would silently miss values the user wrote as 0.9.
 PRIMITIVES = {
     "string": "VARCHAR", "int": "INTEGER", "long": "BIGINT",
-    "float": "FLOAT", "double": "DOUBLE", "boolean": "BOOLEAN",
+    "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN",
 }
 _NOT_FLAT = {"record", "array", "map", "enum", "fixed"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
