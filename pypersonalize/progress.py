@@ -12,10 +12,12 @@ log = logging.getLogger("pypersonalize")
 
 def interactive(quiet: bool) -> bool:
     """True when progress should be shown: not quiet and stderr is a terminal."""
-    if quiet:
-        return False
+    return not quiet and _isatty(sys.stderr)
+
+
+def _isatty(stream) -> bool:
     try:
-        return sys.stderr.isatty()
+        return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
@@ -24,6 +26,9 @@ class Progress:
     def __init__(self, con, enabled: bool):
         self.con = con
         self.enabled = enabled
+        # DuckDB draws its bar on stdout, so it is used only when stdout is a terminal
+        # too; a result piped to a file must not carry bar frames.
+        self.bar_enabled = enabled and _isatty(sys.stdout)
 
     def step(self, message: str) -> None:
         log.info(message)
@@ -35,12 +40,12 @@ class Progress:
         """Run a block of heavy SQL with DuckDB's progress bar on, and time it."""
         self.step(message)
         start = time.perf_counter()
-        if self.enabled:
+        if self.bar_enabled:
             self.con.execute("SET enable_progress_bar = true")
             self.con.execute("SET enable_progress_bar_print = true")
         try:
             yield
         finally:
-            if self.enabled:
+            if self.bar_enabled:
                 self.con.execute("SET enable_progress_bar = false")
             log.info("%s took %.2fs", message, time.perf_counter() - start)
