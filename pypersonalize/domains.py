@@ -43,17 +43,22 @@ _ID = FieldRule(("string",), nullable=False)
 _TS = FieldRule(("long",), nullable=False)
 _STR = FieldRule(("string",))
 _CAT = FieldRule(("string",), categorical=True)
+# The guide lists, per reserved keyword, whether it supports null; those it lists without
+# null (and every required field) must not be nullable.
+_STR_REQ = FieldRule(("string",), nullable=False)
+_CAT_REQ = FieldRule(("string",), categorical=True, nullable=False)
+_NUM_REQ = FieldRule(("float", "double"), nullable=False)
 _TEXT = FieldRule(("string",), textual=True)
 _NUM = FieldRule(("float", "double"))
 # The ECOMMERCE items page types CREATION_TIMESTAMP as float while every other page says
 # long; both are accepted so that schemas copied from either page work.
-_CREATED = FieldRule(("long", "int", "float", "double"))
+_CREATED = FieldRule(("long", "int", "float", "double"), nullable=False)
 
 # Fields whose names are reserved in every dataset group, with their rules.
 RESERVED = {
     "Interactions": {
         "USER_ID": _ID, "ITEM_ID": _ID, "TIMESTAMP": _TS,
-        "EVENT_TYPE": _STR, "EVENT_VALUE": _NUM, "IMPRESSION": _STR,
+        "EVENT_TYPE": _STR_REQ, "EVENT_VALUE": _NUM, "IMPRESSION": _STR,
         "RECOMMENDATION_ID": _STR, "EVENT_ATTRIBUTION_SOURCE": _STR,
     },
     "Items": {"ITEM_ID": _ID, "CREATION_TIMESTAMP": _CREATED},
@@ -69,15 +74,19 @@ REQUIRED = {
 # Interactions fields that are not "metadata" for the 5-custom-field limit.
 INTERACTIONS_SYSTEM = frozenset(RESERVED["Interactions"])
 
-# Multi-value string fields stored as VARCHAR[] besides categorical ones.
-LIST_FIELDS = frozenset({"IMPRESSION"})
+# Reserved keywords are "optional, non-metadata fields": they do not count toward the
+# Items/Users metadata minimum and limits.
+NON_METADATA = {"Items": frozenset({"ITEM_ID", "CREATION_TIMESTAMP"}), "Users": frozenset({"USER_ID"})}
+
+# Multi-value string fields stored as VARCHAR[] besides categorical ones, per dataset type.
+LIST_FIELDS = {"Interactions": frozenset({"IMPRESSION"}), "Items": frozenset(), "Users": frozenset()}
 
 # Extra reserved fields and required fields that a domain dataset group adds.
 DOMAIN_RESERVED = {
     "VIDEO_ON_DEMAND": {
         "Interactions": {},
         "Items": {
-            "GENRES": _CAT, "PRICE": _NUM, "DURATION": _NUM, "GENRE_L2": _CAT,
+            "GENRES": _CAT_REQ, "PRICE": _NUM, "DURATION": _NUM, "GENRE_L2": _CAT,
             "GENRE_L3": _CAT, "AVERAGE_RATING": _NUM, "PRODUCT_DESCRIPTION": _TEXT,
             "CONTENT_OWNER": _CAT, "CONTENT_CLASSIFICATION": _CAT,
         },
@@ -86,7 +95,7 @@ DOMAIN_RESERVED = {
     "ECOMMERCE": {
         "Interactions": {},
         "Items": {
-            "PRICE": _NUM, "CATEGORY_L1": _CAT, "CATEGORY_L2": _CAT, "CATEGORY_L3": _CAT,
+            "PRICE": _NUM_REQ, "CATEGORY_L1": _CAT_REQ, "CATEGORY_L2": _CAT, "CATEGORY_L3": _CAT,
             "PRODUCT_DESCRIPTION": _TEXT, "AGE_GROUP": _CAT, "ADULT": _CAT, "GENDER": _CAT,
         },
         "Users": {},

@@ -136,17 +136,46 @@ def _format_of(path: str, forced: str | None) -> str | None:
 def read_csv_header(path: str) -> list[str]:
     """The header row of a CSV file (UTF-8, an Excel BOM allowed, gzip by extension)."""
     opener = gzip.open if path.lower().endswith(".gz") else open
+    # Only the first line is decoded, so a bad byte further down is reported at its own
+    # line by DuckDB rather than blamed on the header.
+    with opener(path, "rb") as fh:
+        first = fh.readline()
+    if not first.strip(b"\r\n"):
+        reason = ("file is empty; expected a header row naming the schema's fields" if not first
+                  else "the first line is blank; expected a header row naming the schema's fields")
+        raise DataImportError(reason, source=path, row=1 if first else None)
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-            return next(csv.reader(fh))
-    except StopIteration:
-        raise DataImportError("file is empty; expected a header row naming the schema's fields",
-                              source=path) from None
+        text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataImportError("the header is not UTF-8 text; save the file as UTF-8",
                               source=path, row=1) from None
+    try:
+        return next(csv.reader([text.rstrip("\r\n")]))
     except csv.Error as exc:
         raise DataImportError(f"the header row is not valid CSV: {exc}", source=path, row=1) from None
+
+
+def physical_line(path: str, record_line: int) -> int:
+    """The file line where CSV record ``record_line`` starts (the header is record 1).
+
+    Staged rows and DuckDB's parser count records, which differ from lines after a quoted
+    value spanning lines or a blank line. Used on the error path only.
+    """
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            reader = csv.reader(fh)
+            seen = 0
+            while True:
+                start = reader.line_num + 1
+                row = next(reader)
+                if not row:           # a blank line: DuckDB skips it, it is not a record
+                    continue
+                seen += 1
+                if seen == record_line:
+                    return start
+    except (StopIteration, csv.Error, OSError):
+        return record_line
 
 
 def check_columns(names: list[str], schema: Schema, label: str, header_row: int | None) -> None:
@@ -208,7 +237,7 @@ def _stage_csv(con, schema: Schema, part: Part, index: int) -> None:
         con.execute(render("datasets/stage_csv.sql", fields=schema.fields),
                     {"path": part.path, "columns": {n: "VARCHAR" for n in header}, "src": index})
     except duckdb.Error as exc:
-        raise _csv_error(exc, part.label) from None
+        raise _csv_error(exc, part.path) from None
 
 
 def _csv_error(exc: Exception, label: str) -> DataImportError:
@@ -231,7 +260,8 @@ def _csv_error(exc: Exception, label: str) -> DataImportError:
                                                "date_format", "timestamp_format", "null_padding",
                                                "sample_size", "ignore_errors", "all_varchar"))]
         reason = body[0] if body else text.splitlines()[0]
-    return DataImportError(reason, source=label, row=int(line.group(1)) if line else None)
+    return DataImportError(reason, source=label,
+                           row=physical_line(label, int(line.group(1))) if line else None)
 
 
 def _stage_relation(con, schema: Schema, part: Part, index: int) -> None:
@@ -301,8 +331,10 @@ def validate(con, schema: Schema, staged: Staged) -> None:
 
 
 def _row_number(staged: Staged, src: int, rowid: int) -> int:
-    offset = 2 if staged.parts[src].kind == "csv" else 1   # CSV: the header is line 1
-    return rowid - staged.starts[src] + offset
+    part = staged.parts[src]
+    if part.kind == "csv":      # the header is record 1
+        return physical_line(part.path, rowid - staged.starts[src] + 2)
+    return rowid - staged.starts[src] + 1
 
 
 def _located(reason: str, staged: Staged, src: int, rowid: int, column: str) -> DataImportError:

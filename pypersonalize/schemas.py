@@ -26,7 +26,7 @@ PRIMITIVES = {
     "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN",
 }
 _NOT_FLAT = {"record", "array", "map", "enum", "fixed"}
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIELD_KEYS = {"name", "type", "categorical", "textual", "doc", "default", "aliases", "order"}
 _RECORD_KEYS = {"type", "name", "namespace", "fields", "version", "doc", "aliases"}
 
@@ -38,11 +38,12 @@ class Field:
     nullable: bool
     categorical: bool = False
     textual: bool = False
+    multi_value: bool = False   # IMPRESSION in Interactions: a '|' list though not categorical
 
     @property
     def is_list(self) -> bool:
         """Multi-value fields (``a|b|c``) are stored as ``VARCHAR[]``."""
-        return self.type == "string" and (self.categorical or self.name in domains.LIST_FIELDS)
+        return self.type == "string" and (self.categorical or self.multi_value)
 
     @property
     def sql_type(self) -> str:
@@ -83,13 +84,18 @@ def load_schema_text(schema: str | dict | Path) -> str:
     """The schema as JSON text, from a dict, a JSON string or a path to a file."""
     if isinstance(schema, dict):
         return json.dumps(schema)
-    if isinstance(schema, Path) or (isinstance(schema, str) and not schema.lstrip().startswith("{")):
-        path = Path(schema)
-        if not path.is_file():
-            raise SchemaError(f"schema is neither JSON text nor an existing file: {str(schema)[:80]!r}")
-        return path.read_text(encoding="utf-8-sig")
-    if isinstance(schema, str):
+    if isinstance(schema, str) and schema.lstrip().startswith("{"):
         return schema
+    if isinstance(schema, (str, Path)):
+        path = Path(schema)
+        if path.is_file():
+            return path.read_text(encoding="utf-8-sig")
+        try:
+            json.loads(str(schema))
+        except ValueError:
+            raise SchemaError(f"schema is neither JSON text nor an existing file: "
+                              f"{str(schema)[:80]!r}") from None
+        return str(schema)   # JSON, but not an object: parse_schema says so
     raise SchemaError(f"schema must be JSON text, a dict or a file path, not {type(schema).__name__}")
 
 
@@ -152,7 +158,7 @@ def _parse_field(raw: Any, index: int, dataset_type: str) -> Field:
     if unknown:
         raise SchemaError(f"{label}: unknown attribute(s) {', '.join(unknown)}; allowed: "
                           f"{', '.join(sorted(_FIELD_KEYS))}")
-    if not _NAME.match(fname):
+    if not _NAME.fullmatch(fname):
         raise SchemaError(f"{label}: a field name must start with a letter or _ and hold only "
                           "letters, digits and _")
     if len(fname) > domains.MAX_FIELD_NAME:
@@ -170,7 +176,8 @@ def _parse_field(raw: Any, index: int, dataset_type: str) -> Field:
     if text and dataset_type != "Items":
         raise SchemaError(f"{label}: textual fields are allowed only in an Items schema, "
                           f"not in {dataset_type}")
-    return Field(fname, ftype, nullable, cat, text)
+    multi = fname in domains.LIST_FIELDS[dataset_type]
+    return Field(fname, ftype, nullable, cat, text, multi)
 
 
 def _parse_type(t: Any, label: str) -> tuple[str, bool]:
@@ -178,7 +185,11 @@ def _parse_type(t: Any, label: str) -> tuple[str, bool]:
         return _primitive(t, label), False
     if isinstance(t, list):
         members = list(t)
-        if len(members) != len(set(map(json.dumps, members))):
+        for m in members:
+            if not isinstance(m, str):
+                raise SchemaError(f"{label}: a union may hold only primitive type names and "
+                                  f'"null"; schemas must be flat records, got {json.dumps(t)}')
+        if len(members) != len(set(members)):
             raise SchemaError(f"{label}: a union must not repeat a type: {t}")
         non_null = [m for m in members if m != "null"]
         if len(non_null) != 1 or len(members) > 2:
@@ -187,6 +198,8 @@ def _parse_type(t: Any, label: str) -> tuple[str, bool]:
         return _primitive(non_null[0], label), len(members) == 2
     if isinstance(t, dict):
         inner = t.get("type")
+        if not isinstance(inner, str):
+            raise SchemaError(f'{label}: a type object must name one primitive type, got {json.dumps(t)}')
         if inner in _NOT_FLAT:
             raise SchemaError(f'{label}: type "{inner}" is not supported; schemas must be flat '
                               "records of float, double, int, long, string or boolean")
@@ -199,7 +212,7 @@ def _primitive(t: Any, label: str) -> str:
         raise SchemaError(f'{label}: "null" alone is not a type; use a union like ["null", "string"]')
     if isinstance(t, str) and t in _NOT_FLAT:
         raise SchemaError(f'{label}: type "{t}" is not supported; schemas must be flat records')
-    if t not in PRIMITIVES:
+    if not isinstance(t, str) or t not in PRIMITIVES:
         raise SchemaError(f"{label}: type {json.dumps(t)} is not supported; use one of "
                           f"{', '.join(PRIMITIVES)} (or a union with \"null\")")
     return t
@@ -242,7 +255,8 @@ def _check_reserved(schema: Schema) -> None:
             raise SchemaError(f'field "{f.name}": {where} cannot be nullable (drop "null" from its type)')
     for req in domains.required_for(schema.dataset_type, schema.domain):
         if schema.field(req) is None:
-            scope = f"an {schema.domain} " if req not in domains.REQUIRED[schema.dataset_type] else "an "
+            scope = (f"a {schema.domain} " if req not in domains.REQUIRED[schema.dataset_type]
+                     else "every ")
             raise SchemaError(f'field "{req}": required in {scope}{schema.dataset_type} schema '
                               f"but missing ({rules[req].describe()})")
 
@@ -250,13 +264,13 @@ def _check_reserved(schema: Schema) -> None:
 def _check_counts(schema: Schema) -> None:
     t = schema.dataset_type
     if t in ("Items", "Users"):
-        meta = [f for f in schema.fields if f.name != schema.id_field]
+        meta = [f for f in schema.fields if f.name not in domains.NON_METADATA[t]]
         if not meta:
-            raise SchemaError(f'field "{schema.id_field}": a {t} schema needs at least one '
-                              "metadata field besides it")
+            raise SchemaError(f'field "{schema.id_field}": every {t} schema needs at least one '
+                              "metadata field besides it and the reserved fields")
         limit = domains.MAX_METADATA[t]
         if len(meta) > limit:
-            raise SchemaError(f'field "{meta[limit].name}": a {t} schema may have at most '
+            raise SchemaError(f'field "{meta[limit].name}": {t} schemas may have at most '
                               f"{limit} metadata fields, this one has {len(meta)}")
     if t == "Items":
         textual = [f for f in schema.fields if f.textual]
