@@ -65,6 +65,14 @@ def requirements(con, schema_name: str, datasets: dict[str, Schema], domain: str
     elif users and users2 / users < MIN_SHARE_USERS_2PLUS:
         report["problems"].append(f"only {users2 / users:.2%} of users have 2 or more interactions; "
                                   f"Personalize needs at least {MIN_SHARE_USERS_2PLUS:.0%}")
+    if has_type:
+        optional = [f.name for f in inter.fields if f.name not in ("USER_ID", "ITEM_ID", "TIMESTAMP")
+                    and f.name not in domains.LIST_FIELDS["Interactions"]]
+        kinds = len(report["interactions"]["eventTypes"])
+        if len(optional) + kinds > domains.MAX_INTERACTIONS_OPTIONAL_PLUS_EVENT_TYPES:
+            report["problems"].append(
+                f"{len(optional)} optional Interactions fields plus {kinds} event types exceed "
+                f"Personalize's limit of {domains.MAX_INTERACTIONS_OPTIONAL_PLUS_EVENT_TYPES}")
     if domain and has_type:
         seen = report["interactions"]["eventTypes"]
         for wanted in domains.DOMAIN_EVENT_TYPES[domain]:

@@ -125,6 +125,9 @@ DOMAIN_EVENT_TYPES = {
 MAX_METADATA = {"Users": 25, "Items": 100}
 MAX_TEXTUAL_ITEMS = 1
 MAX_INTERACTIONS_CUSTOM = 5
+# Optional Interactions fields (EVENT_TYPE, EVENT_VALUE, custom metadata) plus the number
+# of distinct event types in the data.
+MAX_INTERACTIONS_OPTIONAL_PLUS_EVENT_TYPES = 10
 MAX_FIELD_NAME = 150
 
 

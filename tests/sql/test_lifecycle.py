@@ -206,3 +206,16 @@ def test_references_by_arn_name_and_type(vod):
     assert by_type == by_name == by_arn
     with pytest.raises(pypersonalize.ResourceNotFound, match="known"):
         vod.describe_dataset("nope")
+
+
+def test_too_many_event_types_for_the_optional_fields_limit(project):
+    build_sample_group(project, "VIDEO_ON_DEMAND", "many", types=("Interactions",), import_data=False)
+    raw = pd.read_csv(VOD / "interactions.csv", dtype=str, keep_default_na=False).head(2000).copy()
+    # 2 optional fields (EVENT_TYPE, EVENT_VALUE; IMPRESSION does not count) + 9 types > 10
+    raw["EVENT_TYPE"] = [f"type{i % 9}" for i in range(len(raw))]
+    project.create_dataset_import_job(dataset="Interactions", dataset_group="many", data_source=raw)
+    report = project.validate_dataset_group("many")
+    assert any("limit of 10" in p for p in report["problems"])
+    raw["EVENT_TYPE"] = [f"type{i % 8}" for i in range(len(raw))]   # 2 + 8 = 10: fine
+    project.create_dataset_import_job(dataset="Interactions", dataset_group="many", data_source=raw)
+    assert not any("limit of 10" in p for p in project.validate_dataset_group("many")["problems"])
