@@ -27,6 +27,8 @@ from .errors import (DataImportError, InvalidInput, PypersonalizeError, Resource
                      ResourceInUse)
 from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
+from .serving import ServingAPI
+from .solutions import SolutionsAPI
 from .sqlkit import quote_ident, render, statements, one
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,10 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
     return Project(path, region=region, account_id=account_id, quiet=quiet, read_only=read_only)
 
 
-class Project:
+class Project(SolutionsAPI, ServingAPI):
+    """One project file. Verbs for datasets live here; training in :class:`SolutionsAPI`,
+    campaigns, recommenders and recommendations in :class:`ServingAPI`."""
+
     def __init__(self, path, *, region=None, account_id=None, quiet=False, read_only=False):
         self.path = str(path)
         try:
@@ -63,6 +68,10 @@ class Project:
         else:
             with self._transaction():
                 self.catalog.install(region, account_id)
+                for template in ("serving/00_tables.sql", "serving/macros.sql"):
+                    for statement in statements(render(template)):
+                        self.con.execute(statement)
+                self._refresh_interactions_view()
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -110,6 +119,15 @@ class Project:
             self.catalog.add(arn=arn, kind="dataset-group", name=name, config={"domain": domain})
         return {"datasetGroupArn": arn, **({"domain": domain} if domain else {})}
 
+    def _refresh_interactions_view(self) -> None:
+        groups = []
+        for ds in self.catalog.select("dataset"):
+            if ds.config["datasetType"] == "Interactions":
+                group = self.catalog.get("dataset-group", ds.dataset_group_arn)
+                schema = self._parsed(self.catalog.get("schema", ds.config["schemaArn"]))
+                groups.append({"name": group.name, "has_event_type": schema.field("EVENT_TYPE") is not None})
+        self.con.execute(render("serving/interactions_view.sql", groups=groups))
+
     def describe_dataset_group(self, dataset_group: str) -> dict:
         rec = self.catalog.get("dataset-group", dataset_group)
         return {"datasetGroup": self._group_dict(rec)}
@@ -120,10 +138,11 @@ class Project:
     def delete_dataset_group(self, dataset_group: str) -> None:
         """Delete an empty dataset group; refused while it still holds datasets."""
         rec = self.catalog.get("dataset-group", dataset_group)
-        children = self.catalog.select("dataset", dataset_group_arn=rec.arn)
+        children = [r for kind in ("solution", "recommender", "dataset")
+                    for r in self.catalog.select(kind, dataset_group_arn=rec.arn)]
         if children:
-            raise ResourceInUse(f"dataset group {rec.name!r} still holds dataset(s) "
-                                f"{', '.join(c.name for c in children)}; delete them first")
+            raise ResourceInUse(f"dataset group {rec.name!r} still holds "
+                                f"{', '.join(f'{c.kind} {c.name}' for c in children)}; delete them first")
         with self._transaction():
             self.con.execute(f"DROP SCHEMA {quote_ident(rec.name)} CASCADE")
             self.catalog.remove(rec)
@@ -217,6 +236,7 @@ class Project:
                                     table=TABLE_OF[dtype], fields=parsed.fields))
             self.catalog.add(arn=arn, kind="dataset", name=name, dataset_group_arn=group.arn,
                              config={"datasetType": dtype, "schemaArn": schema_rec.arn})
+            self._refresh_interactions_view()
         return {"datasetArn": arn}
 
     def _dataset(self, dataset: str, dataset_group: str | None = None) -> Record:
@@ -244,12 +264,19 @@ class Project:
     def delete_dataset(self, dataset: str, dataset_group: str | None = None) -> None:
         rec = self._dataset(dataset, dataset_group)
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        if rec.config["datasetType"] == "Interactions":
+            users = [r for kind in ("solution", "recommender")
+                     for r in self.catalog.select(kind, dataset_group_arn=group.arn)]
+            if users:
+                raise ResourceInUse(f"the Interactions dataset of {group.name!r} is used by "
+                                    f"{', '.join(f'{u.kind} {u.name}' for u in users)}")
         with self._transaction():
             self.con.execute(f"DROP TABLE {quote_ident(group.name)}."
                              f"{quote_ident(TABLE_OF[rec.config['datasetType']])}")
             for job in self.catalog.select("dataset-import-job", parent_arn=rec.arn):
                 self.catalog.remove(job)
             self.catalog.remove(rec)
+            self._refresh_interactions_view()
 
     def update_dataset(self, dataset: str, schema: str, dataset_group: str | None = None) -> dict:
         """Replace an Items/Users schema by one that only adds nullable fields."""

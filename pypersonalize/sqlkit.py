@@ -80,3 +80,12 @@ def one(cursor):
     """
     rows = cursor.fetchall()
     return rows[0] if rows else None
+
+
+def execute_all(con, sql: str, params: dict | None = None) -> None:
+    """Run every statement of rendered SQL, each with the parameters it names."""
+    params = params or {}
+    for statement in statements(sql):
+        code = re.sub(r"--[^\n]*", "", statement)   # header comments name parameters too
+        used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", code))
+        con.execute(statement, {k: v for k, v in params.items() if k in used})

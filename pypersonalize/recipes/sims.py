@@ -1,0 +1,97 @@
+"""SIMS: item-to-item collaborative filtering from co-occurrence in user histories.
+
+Definition (all steps are SQL templates under ``sql/recipes/sims``):
+
+1. baskets: the distinct (user, item) pairs of the training events (or, for Frequently
+   bought together, (session, item) pairs);
+2. cut-offs are the linear-interpolated quantiles of the unfiltered counts, bounds
+   inclusive: baskets shorter or longer than the ``min/max_user_history_length_percentile``
+   cut-offs and items rarer than ``min_item_interaction_count_percentile`` are dropped;
+   items more frequent than ``max_item_interaction_count_percentile`` keep only their
+   most recent baskets, as many as the cut-off. Personalize does not say whether such
+   items are dropped or capped; dropping them would leave the items people ask about most
+   (the very most popular) without any related items, so they are capped;
+3. cooc(i, j) = number of kept baskets holding both i and j, kept if >= ``min_cointeraction_count``;
+4. score(i, j) = cooc(i, j) / (n_i^a * n_j^a), a = ``popularity_discount_factor``;
+   the top ``max_related_items`` per item are stored, ties broken by item id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..sqlkit import render
+from .base import Hyperparameter, Recipe, TrainContext
+from .popularity import write_popular_items
+
+HYPERPARAMETERS = (
+    Hyperparameter("popularity_discount_factor", float, 0.5, 0.0, 1.0, True,
+                   doc="0 ranks by raw co-occurrence (popular items win), 0.5 is cosine "
+                       "similarity, 1 discounts popularity fully"),
+    Hyperparameter("min_cointeraction_count", int, 3, 0, 10, True,
+                   doc="minimum number of users who interacted with both items"),
+    Hyperparameter("min_user_history_length_percentile", float, 0.005, 0.0, 1.0, kind="featurization",
+                   doc="drop users whose history is shorter than this percentile"),
+    Hyperparameter("max_user_history_length_percentile", float, 0.995, 0.0, 1.0, kind="featurization",
+                   doc="drop users whose history is longer than this percentile (e.g. bots)"),
+    Hyperparameter("min_item_interaction_count_percentile", float, 0.01, 0.0, 1.0, kind="featurization",
+                   doc="drop items with fewer interactions than this percentile"),
+    Hyperparameter("max_item_interaction_count_percentile", float, 0.9, 0.0, 1.0, kind="featurization",
+                   doc="items with more interactions than this percentile keep only their most "
+                       "recent ones, as many as the cut-off"),
+    Hyperparameter("max_related_items", int, 500, 1, 10000, kind="featurization",
+                   doc="pypersonalize: related items stored per item (requests past it are "
+                       "filled with popular items)"),
+)
+
+
+def cutoffs(counts: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """Inclusive bounds: the linear-interpolated ``low`` and ``high`` quantiles."""
+    if counts.size == 0:
+        return 0.0, 0.0
+    lo, hi = np.quantile(counts.astype(np.float64), [low, high])
+    return float(lo), float(hi)
+
+
+def train(ctx: TrainContext) -> dict:
+    hp = ctx.hyperparameters
+    con = ctx.con
+    con.execute(render("recipes/sims/10_baskets.sql", schema_name=ctx.schema_name,
+                       has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value,
+                       session_gap=ctx.session_gap is not None),
+                {**ctx.event_params(), **({"gap": ctx.session_gap} if ctx.session_gap is not None else {})})
+    basket_sizes = con.execute("SELECT count(*) FROM pp_sims_events GROUP BY basket").fetchnumpy()
+    item_counts = con.execute("SELECT count(*) FROM pp_sims_events GROUP BY item").fetchnumpy()
+    b_lo, b_hi = cutoffs(next(iter(basket_sizes.values())), hp["min_user_history_length_percentile"],
+                         hp["max_user_history_length_percentile"])
+    i_lo, i_hi = cutoffs(next(iter(item_counts.values())), hp["min_item_interaction_count_percentile"],
+                         hp["max_item_interaction_count_percentile"])
+    con.execute(render("recipes/sims/20_kept.sql"),
+                {"basket_min": b_lo, "basket_max": b_hi, "item_min": i_lo, "item_max": i_hi})
+    con.execute(render("recipes/sims/30_cooccurrence.sql"), {"min_cooc": hp["min_cointeraction_count"]})
+    con.execute(render("recipes/sims/40_related_items.sql", schema_name=ctx.schema_name),
+                {"version": ctx.version_arn, "alpha": hp["popularity_discount_factor"],
+                 "cap": hp["max_related_items"]})
+    stats = con.execute("""
+        SELECT (SELECT count(DISTINCT basket) FROM pp_sims_kept),
+               (SELECT count(DISTINCT item) FROM pp_sims_kept),
+               (SELECT count(*) FROM pp_sims_pairs),
+               (SELECT count(*) FROM pypersonalize.related_items WHERE version_arn = $v)""",
+                        {"v": ctx.version_arn}).fetchall()[0]
+    for table in ("pp_sims_events", "pp_sims_kept", "pp_sims_pairs"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return {"baskets": stats[0], "items": stats[1], "itemPairs": stats[2], "relatedItems": stats[3],
+            "cutoffs": {"basketLength": [b_lo, b_hi], "itemCount": [i_lo, i_hi]},
+            "popularItems": write_popular_items(ctx)}
+
+
+RECIPE = Recipe(
+    name="aws-sims",
+    recipe_type="RELATED_ITEMS",
+    description="Items that co-occur in user histories, discounted for popularity.",
+    serving="related",
+    train=train,
+    hyperparameters=HYPERPARAMETERS,
+    sql_files=("recipes/sims/10_baskets.sql", "recipes/sims/20_kept.sql",
+               "recipes/sims/30_cooccurrence.sql", "recipes/sims/40_related_items.sql"),
+)

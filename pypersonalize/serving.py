@@ -1,0 +1,253 @@
+"""Campaigns, domain recommenders and recommendations, as a part of the Project facade.
+
+Every campaign and recommender is a row of ``pypersonalize.endpoints`` naming the solution
+version it serves. Recommendations come from the persistent SQL macro ``pp_recommend``
+(``sql/serving/macros.sql``); Python calls the same macro, so Python, the CLI and a plain
+DuckDB client give the same answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from .catalog import Record, check_name, now
+from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
+from .recipes import get_recipe
+from .sqlkit import execute_all, render
+from .usecases import USE_CASES, get_use_case
+
+MAX_RESULTS = 500
+DEFAULT_RESULTS = 25
+RETRAIN_DAYS = 7     # Personalize retrains domain recommenders weekly
+
+
+class ServingAPI:
+    """Mixed into :class:`pypersonalize.Project`."""
+
+    # -- campaigns ------------------------------------------------------------------
+
+    def create_campaign(self, name: str, solution_version: str, min_provisioned_tps: int = 1,
+                        campaign_config: dict | None = None) -> dict:
+        """Deploy a solution version; ``min_provisioned_tps`` is recorded (see README)."""
+        check_name(name, "campaign")
+        version = self._active_version(solution_version)
+        self._check_endpoint_name(name)
+        tps = self._tps(min_provisioned_tps, "min_provisioned_tps")
+        arn = self.catalog.arn("campaign", name)
+        with self._transaction():
+            self.catalog.add(arn=arn, kind="campaign", name=name,
+                             dataset_group_arn=version.dataset_group_arn, parent_arn=version.parent_arn,
+                             config={"solutionVersionArn": version.arn, "minProvisionedTPS": tps,
+                                     "campaignConfig": campaign_config or {}})
+            self._point(name, arn, "campaign", version, exclude=None)
+        return {"campaignArn": arn}
+
+    def update_campaign(self, campaign: str, solution_version: str | None = None,
+                        min_provisioned_tps: int | None = None,
+                        campaign_config: dict | None = None) -> dict:
+        """Switch a campaign to another version of its solution, atomically."""
+        rec = self.catalog.get("campaign", campaign)
+        config = dict(rec.config)
+        with self._transaction():
+            if solution_version is not None:
+                version = self._active_version(solution_version)
+                if version.parent_arn != rec.parent_arn:
+                    raise InvalidInput(f"{version.arn} is not a version of the campaign's solution "
+                                       f"{rec.parent_arn}")
+                config["solutionVersionArn"] = version.arn
+                self._point(rec.name, rec.arn, "campaign", version, exclude=None)
+            if min_provisioned_tps is not None:
+                config["minProvisionedTPS"] = self._tps(min_provisioned_tps, "min_provisioned_tps")
+            if campaign_config is not None:
+                config["campaignConfig"] = campaign_config
+            self.catalog.update(rec, config=config)
+        return {"campaignArn": rec.arn}
+
+    def describe_campaign(self, campaign: str) -> dict:
+        rec = self.catalog.get("campaign", campaign)
+        return {"campaign": {"name": rec.name, "campaignArn": rec.arn,
+                             "solutionVersionArn": rec.config["solutionVersionArn"],
+                             "minProvisionedTPS": rec.config["minProvisionedTPS"],
+                             "campaignConfig": rec.config["campaignConfig"], "status": rec.status,
+                             "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}}
+
+    def list_campaigns(self, solution: str | None = None) -> dict:
+        parent = self.catalog.get("solution", solution).arn if solution else None
+        return {"campaigns": [self.describe_campaign(c.arn)["campaign"]
+                              for c in self.catalog.select("campaign", parent_arn=parent)]}
+
+    def delete_campaign(self, campaign: str) -> None:
+        rec = self.catalog.get("campaign", campaign)
+        with self._transaction():
+            self.con.execute("DELETE FROM pypersonalize.endpoints WHERE arn = $a", {"a": rec.arn})
+            self.catalog.remove(rec)
+
+    def _active_version(self, ref: str) -> Record:
+        version = self.catalog.get("solution-version", ref)
+        if version.status != "ACTIVE":
+            raise InvalidInput(f"solution version {version.arn} is {version.status}, not ACTIVE")
+        return version
+
+    def _check_endpoint_name(self, name: str) -> None:
+        # Campaigns and recommenders share the SQL macros' namespace.
+        taken = self.con.execute("SELECT kind FROM pypersonalize.endpoints WHERE name = $n",
+                                 {"n": name}).fetchall()
+        if taken:
+            raise ResourceAlreadyExists(f"a {taken[0][0]} named {name!r} already exists "
+                                        "(campaigns and recommenders share names)")
+
+    @staticmethod
+    def _tps(value, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(f"{what} must be an integer >= 1, got {value!r}")
+        return value
+
+    def _point(self, name, arn, kind, version: Record, *, exclude, requires=None) -> None:
+        recipe = get_recipe(version.config["recipe"])
+        group = self.catalog.get("dataset-group", version.dataset_group_arn)
+        requires_user, requires_item = requires or (False, recipe.serving == "related")
+        execute_all(self.con, render("serving/endpoint_upsert.sql"), {
+            "name": name, "arn": arn, "kind": kind, "version": version.arn, "group": group.name,
+            "serving": recipe.serving, "requires_user": requires_user,
+            "requires_item": requires_item, "exclude": exclude})
+
+    # -- recommenders ---------------------------------------------------------------
+
+    def create_recommender(self, name: str, dataset_group: str, use_case: str | None = None,
+                           recommender_config: dict | None = None, recipe: str | None = None) -> dict:
+        """Create a domain recommender for a use case (title, recipe id or ARN) and train it."""
+        check_name(name, "recommender")
+        group = self.catalog.get("dataset-group", dataset_group)
+        uc = get_use_case(use_case or recipe or "")
+        if group.config.get("domain") != uc.domain:
+            raise InvalidInput(f"use case {uc.title!r} is for {uc.domain} dataset groups; "
+                               f"{group.name!r} is {group.config.get('domain') or 'custom'}")
+        if self.catalog.select("recommender", name=name):
+            raise ResourceAlreadyExists(f"recommender {name!r} already exists")
+        self._check_endpoint_name(name)
+        config = dict(recommender_config or {})
+        if "minRecommendationRequestsPerSecond" in config:
+            self._tps(config["minRecommendationRequestsPerSecond"], "minRecommendationRequestsPerSecond")
+        interval = config.get("retrainingIntervalDays", RETRAIN_DAYS)
+        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval <= 0:
+            raise InvalidInput(f"retrainingIntervalDays must be a positive number, got {interval!r}")
+        self._check_event_fields(group, uc.event_type, None)
+        arn = self.catalog.arn("recommender", name)
+        rec_config = {"recipeArn": uc.arn, "useCase": uc.name, "recommenderConfig": config}
+        self.catalog.add(arn=arn, kind="recommender", name=name, dataset_group_arn=group.arn,
+                         config=rec_config, status="CREATE IN_PROGRESS")
+        rec = self.catalog.get("recommender", arn)
+        try:
+            self._retrain_recommender(rec)
+        except Exception:
+            self.catalog.update(self.catalog.get("recommender", arn), status="CREATE FAILED",
+                                failure_reason="training failed; see its solution version")
+            raise
+        return {"recommenderArn": arn}
+
+    def _retrain_recommender(self, rec: Record) -> str:
+        uc = USE_CASES[rec.config["useCase"]]
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        recipe = get_recipe(uc.recipe)
+        version_arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
+                                  hyperparameters=recipe.resolve_hyperparameters(None),
+                                  event_type=uc.event_type, threshold=None, mode="FULL",
+                                  session_gap=uc.session_gap)
+        version = self.catalog.get("solution-version", version_arn)
+        with self._transaction():
+            old = self.con.execute("SELECT version_arn FROM pypersonalize.endpoints WHERE arn = $a",
+                                   {"a": rec.arn}).fetchall()
+            self._point(rec.name, rec.arn, "recommender", version, exclude=uc.exclude_event_type,
+                        requires=(uc.requires_user, uc.requires_item))
+            # A recommender serves only its newest model; older rows are dead weight.
+            for (old_arn,) in old:
+                self._drop_model_rows(old_arn)
+            self.catalog.update(self.catalog.get("recommender", rec.arn), status="ACTIVE",
+                                config={**rec.config, "modelVersionArn": version_arn})
+        return version_arn
+
+    def describe_recommender(self, recommender: str) -> dict:
+        rec = self.catalog.get("recommender", recommender)
+        out = {"name": rec.name, "recommenderArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
+               "recipeArn": rec.config["recipeArn"], "recommenderConfig": rec.config["recommenderConfig"],
+               "status": rec.status, "creationDateTime": rec.created_at,
+               "lastUpdatedDateTime": rec.updated_at}
+        if rec.failure_reason:
+            out["failureReason"] = rec.failure_reason
+        version_arn = rec.config.get("modelVersionArn")
+        if version_arn:
+            version = self.catalog.get("solution-version", version_arn)
+            stale, reasons = self._staleness(rec, version)
+            out.update(modelVersionArn=version_arn, lastTrainedDateTime=version.created_at,
+                       stale=stale, staleReasons=reasons)
+        return {"recommender": out}
+
+    def list_recommenders(self, dataset_group: str | None = None) -> dict:
+        group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
+        return {"recommenders": [self.describe_recommender(r.arn)["recommender"]
+                                 for r in self.catalog.select("recommender", dataset_group_arn=group_arn)]}
+
+    def delete_recommender(self, recommender: str) -> None:
+        rec = self.catalog.get("recommender", recommender)
+        with self._transaction():
+            self.con.execute("DELETE FROM pypersonalize.endpoints WHERE arn = $a", {"a": rec.arn})
+            for v in self.catalog.select("solution-version", parent_arn=rec.arn):
+                self._drop_model_rows(v.arn)
+                self.catalog.remove(v)
+            self.catalog.remove(rec)
+
+    def _staleness(self, rec: Record, version: Record) -> tuple[bool, list[str]]:
+        reasons = []
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        if self._data_state(group) != version.config.get("dataState"):
+            reasons.append("data changed since training")
+        days = rec.config["recommenderConfig"].get("retrainingIntervalDays", RETRAIN_DAYS)
+        if now() - version.created_at > timedelta(days=days):
+            reasons.append(f"trained more than {days:g} days ago")
+        return bool(reasons), reasons
+
+    def refresh_recommenders(self, dataset_group: str | None = None, force: bool = False) -> dict:
+        """Retrain every recommender whose data changed or whose interval passed."""
+        group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
+        refreshed, skipped = [], []
+        for rec in self.catalog.select("recommender", dataset_group_arn=group_arn):
+            desc = self.describe_recommender(rec.arn)["recommender"]
+            if force or desc.get("stale", True):
+                self._retrain_recommender(self.catalog.get("recommender", rec.arn))
+                refreshed.append({"name": rec.name, "reasons": desc.get("staleReasons") or ["forced"]})
+            else:
+                skipped.append(rec.name)
+        return {"refreshed": refreshed, "upToDate": skipped}
+
+    # -- recommendations ------------------------------------------------------------
+
+    def get_recommendations(self, campaign: str | None = None, recommender: str | None = None,
+                            user_id: str | None = None, item_id: str | None = None,
+                            num_results: int = DEFAULT_RESULTS) -> dict:
+        """Personalize's GetRecommendations: ``{"itemList": [{"itemId", "score"}], "recommendationId"}``.
+
+        >>> pp.get_recommendations(recommender="top-movies", user_id="u1", num_results=3)  # doctest: +SKIP
+        """
+        if (campaign is None) == (recommender is None):
+            raise InvalidInput("give exactly one of campaign or recommender")
+        kind = "campaign" if campaign else "recommender"
+        rec = self.catalog.get(kind, campaign or recommender)
+        if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= MAX_RESULTS:
+            raise InvalidInput(f"num_results must be an integer from 1 to {MAX_RESULTS}, got {num_results!r}")
+        for value, what in ((user_id, "user_id"), (item_id, "item_id")):
+            if value is not None and (not isinstance(value, str) or len(value) > 256):
+                raise InvalidInput(f"{what} must be a string of at most 256 characters")
+        ep = self.con.execute("SELECT requires_user, requires_item FROM pypersonalize.endpoints "
+                              "WHERE arn = $a", {"a": rec.arn}).fetchall()
+        if not ep:
+            raise InvalidInput(f"{kind} {rec.name!r} is not active")
+        if ep[0][0] and user_id is None:
+            raise InvalidInput(f"{kind} {rec.name!r} needs user_id")
+        if ep[0][1] and item_id is None:
+            raise InvalidInput(f"{kind} {rec.name!r} needs item_id")
+        rows = self.con.execute(render("serving/recommend.sql"),
+                                {"endpoint": rec.arn, "user_id": user_id, "item_id": item_id,
+                                 "n": num_results}).fetchall()
+        return {"itemList": [{"itemId": item, "score": score} for _rank, item, score in rows],
+                "recommendationId": f"RID-{uuid.uuid4()}"}

@@ -1,0 +1,225 @@
+"""Solutions and solution versions: training, as a part of the :class:`Project` facade.
+
+A solution fixes a recipe, its hyperparameters and the events it learns from; each
+solution version is an immutable, numbered snapshot whose model rows live in the project
+file beside its catalog record. Training runs in one transaction: a failed version leaves
+earlier versions (and the campaigns serving them) untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import duckdb
+
+from . import datacheck
+from .catalog import Record, check_name
+from .errors import InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
+from .recipes import RECIPES, TrainContext, get_recipe
+
+TRAINING_MODES = ("FULL", "UPDATE")
+
+
+class SolutionsAPI:
+    """Mixed into :class:`pypersonalize.Project`."""
+
+    # -- recipes --------------------------------------------------------------------
+
+    def list_recipes(self) -> dict:
+        return {"recipes": [{"name": r.name, "recipeArn": r.arn, "recipeType": r.recipe_type,
+                             "description": r.description} for r in RECIPES.values()]}
+
+    def describe_recipe(self, recipe: str) -> dict:
+        r = get_recipe(recipe)
+        return {"recipe": {"name": r.name, "recipeArn": r.arn, "recipeType": r.recipe_type,
+                           "description": r.description, "sqlFiles": list(r.sql_files),
+                           "hyperparameters": [h.describe() for h in r.hyperparameters]}}
+
+    # -- solutions ------------------------------------------------------------------
+
+    def create_solution(self, name: str, dataset_group: str, recipe: str,
+                        hyperparameters: dict | None = None, event_type: str | None = None,
+                        event_value_threshold: float | str | None = None,
+                        solution_config: dict | None = None) -> dict:
+        """Create a solution: a recipe with fixed hyperparameters over a dataset group.
+
+        ``hyperparameters`` may also come as Personalize's ``solution_config``
+        (``algorithmHyperParameters``, ``featureTransformationParameters``,
+        ``eventValueThreshold``), values as strings or numbers.
+        """
+        check_name(name, "solution")
+        group = self.catalog.get("dataset-group", dataset_group)
+        r = get_recipe(recipe)
+        config = dict(solution_config or {})
+        merged = {**config.get("featureTransformationParameters", {}),
+                  **config.get("algorithmHyperParameters", {}), **(hyperparameters or {})}
+        resolved = r.resolve_hyperparameters(merged)
+        threshold = event_value_threshold if event_value_threshold is not None \
+            else config.get("eventValueThreshold")
+        if threshold is not None:
+            try:
+                threshold = float(threshold)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"event_value_threshold must be a number, got {threshold!r}") from None
+        self._check_event_fields(group, event_type, threshold)
+        if self.catalog.select("solution", name=name):
+            raise ResourceAlreadyExists(f"solution {name!r} already exists")
+        arn = self.catalog.arn("solution", name)
+        self.catalog.add(arn=arn, kind="solution", name=name, dataset_group_arn=group.arn, config={
+            "recipeArn": r.arn, "recipe": r.name, "hyperparameters": resolved,
+            "eventType": event_type, "eventValueThreshold": threshold,
+            "trainingDataConfig": config.get("trainingDataConfig")})
+        return {"solutionArn": arn}
+
+    def _check_event_fields(self, group: Record, event_type, threshold) -> None:
+        schemas = self._schemas_of(group)
+        inter = schemas.get("Interactions")
+        if inter is None:
+            raise InvalidInput(f"dataset group {group.name!r} has no Interactions dataset")
+        if event_type is not None and inter.field("EVENT_TYPE") is None:
+            raise InvalidInput("event_type given, but the Interactions schema has no EVENT_TYPE field")
+        if threshold is not None and inter.field("EVENT_VALUE") is None:
+            raise InvalidInput("event_value_threshold given, but the Interactions schema has no "
+                               "EVENT_VALUE field")
+
+    def describe_solution(self, solution: str) -> dict:
+        return {"solution": self._solution_dict(self.catalog.get("solution", solution))}
+
+    def list_solutions(self, dataset_group: str | None = None) -> dict:
+        group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
+        return {"solutions": [self._solution_dict(s)
+                              for s in self.catalog.select("solution", dataset_group_arn=group_arn)]}
+
+    def delete_solution(self, solution: str) -> None:
+        """Delete a solution and its versions' model rows; refused while a campaign serves one."""
+        rec = self.catalog.get("solution", solution)
+        versions = self.catalog.select("solution-version", parent_arn=rec.arn)
+        users = [c.name for c in self.catalog.select("campaign")
+                 if c.config["solutionVersionArn"] in {v.arn for v in versions}]
+        if users:
+            raise ResourceInUse(f"solution {rec.name!r} is served by campaign(s) {', '.join(users)}")
+        with self._transaction():
+            for v in versions:
+                self._drop_model_rows(v.arn)
+                self.catalog.remove(v)
+            self.catalog.remove(rec)
+
+    def _drop_model_rows(self, version_arn: str) -> None:
+        for table in ("popular_items", "related_items"):
+            self.con.execute(f"DELETE FROM pypersonalize.{table} WHERE version_arn = $v",
+                             {"v": version_arn})
+
+    def _solution_dict(self, rec: Record) -> dict:
+        c = rec.config
+        out = {"name": rec.name, "solutionArn": rec.arn, "recipeArn": c["recipeArn"],
+               "datasetGroupArn": rec.dataset_group_arn, "status": rec.status,
+               "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at,
+               "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
+        if c.get("eventType") is not None:
+            out["eventType"] = c["eventType"]
+        if c.get("eventValueThreshold") is not None:
+            out["solutionConfig"]["eventValueThreshold"] = str(c["eventValueThreshold"])
+        versions = self.catalog.select("solution-version", parent_arn=rec.arn)
+        if versions:
+            latest = versions[-1]
+            out["latestSolutionVersion"] = {"solutionVersionArn": latest.arn, "status": latest.status,
+                                            "creationDateTime": latest.created_at}
+        return out
+
+    # -- solution versions ----------------------------------------------------------
+
+    def create_solution_version(self, solution: str, training_mode: str = "FULL") -> dict:
+        """Train a new version; raises (after recording the failed version) when it fails."""
+        rec = self.catalog.get("solution", solution)
+        mode = str(training_mode).upper()
+        if mode not in TRAINING_MODES:
+            raise InvalidInput(f"unknown training_mode {training_mode!r}; expected FULL or UPDATE")
+        recipe = get_recipe(rec.config["recipe"])
+        if mode == "UPDATE":
+            raise InvalidInput(f"training_mode UPDATE is for User-Personalization and HRNN-Coldstart, "
+                               f"not {recipe.name}")
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
+                          hyperparameters=rec.config["hyperparameters"],
+                          event_type=rec.config.get("eventType"),
+                          threshold=rec.config.get("eventValueThreshold"), mode=mode)
+        return {"solutionVersionArn": arn}
+
+    def _train(self, *, owner: Record, group: Record, recipe_name: str, hyperparameters: dict,
+               event_type, threshold, mode: str, session_gap: int | None = None) -> str:
+        recipe = RECIPES[recipe_name]
+        number = len(self.catalog.select("solution-version", parent_arn=owner.arn)) + 1
+        arn = f"{owner.arn}/{number}"
+        schemas = self._schemas_of(group)
+        config: dict[str, Any] = {"recipeArn": recipe.arn, "recipe": recipe.name, "trainingMode": mode,
+                                  "hyperparameters": hyperparameters, "eventType": event_type,
+                                  "eventValueThreshold": threshold, "number": number,
+                                  "dataState": self._data_state(group)}
+        start = time.perf_counter()
+        try:
+            report = datacheck.requirements(self.con, group.name, schemas, group.config.get("domain"),
+                                            event_type, threshold)
+            if not report["meetsMinimum"]:
+                raise InvalidInput("not enough data to train: " + "; ".join(report["problems"]))
+            inter = schemas["Interactions"]
+            ctx = TrainContext(con=self.con, schema_name=group.name, version_arn=arn,
+                               hyperparameters=hyperparameters, event_type=event_type,
+                               event_value_threshold=threshold,
+                               has_event_type=inter.field("EVENT_TYPE") is not None,
+                               has_event_value=inter.field("EVENT_VALUE") is not None,
+                               session_gap=session_gap, progress=self.progress)
+            with self._transaction():
+                with self.progress.bar(f"training {recipe.name} for {owner.name} (version {number})"):
+                    stats = recipe.train(ctx)
+                config.update(modelStats=stats, trainingSeconds=round(time.perf_counter() - start, 3),
+                              dataCounts=report["interactions"])
+                self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
+                                 dataset_group_arn=group.arn, parent_arn=owner.arn, config=config)
+        except (PypersonalizeError, duckdb.Error) as exc:
+            reason = " ".join(str(exc).split())
+            self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
+                             dataset_group_arn=group.arn, parent_arn=owner.arn, config=config,
+                             status="CREATE FAILED", failure_reason=reason)
+            if isinstance(exc, PypersonalizeError):
+                raise
+            raise PypersonalizeError(f"training failed: {reason}") from None
+        self.progress.step(f"trained {owner.name} version {number} in {config['trainingSeconds']}s")
+        return arn
+
+    def _data_state(self, group: Record) -> dict:
+        """What a model was trained on: enough to tell later whether the data changed."""
+        jobs = [j for j in self.catalog.select("dataset-import-job", dataset_group_arn=group.arn)
+                if j.status == "ACTIVE"]
+        has_inter = "Interactions" in self._schemas_of(group)
+        count = self.con.execute(f'SELECT count(*) FROM "{group.name}".interactions').fetchall()[0][0] \
+            if has_inter else 0
+        return {"interactions": count, "importJobs": len(jobs),
+                "lastImport": jobs[-1].arn if jobs else None}
+
+    def describe_solution_version(self, solution_version: str) -> dict:
+        return {"solutionVersion": self._version_dict(self.catalog.get("solution-version", solution_version))}
+
+    def list_solution_versions(self, solution: str | None = None) -> dict:
+        parent = self.catalog.get("solution", solution).arn if solution else None
+        versions = [v for v in self.catalog.select("solution-version", parent_arn=parent)
+                    if parent or ":solution/" in v.arn]
+        return {"solutionVersions": [self._version_dict(v) for v in versions]}
+
+    @staticmethod
+    def _version_dict(rec: Record) -> dict:
+        c = rec.config
+        out = {"solutionVersionArn": rec.arn, "solutionArn": rec.parent_arn, "recipeArn": c["recipeArn"],
+               "datasetGroupArn": rec.dataset_group_arn, "status": rec.status,
+               "trainingMode": c["trainingMode"], "creationDateTime": rec.created_at,
+               "lastUpdatedDateTime": rec.updated_at,
+               "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
+        for key in ("eventType", "trainingSeconds", "dataCounts", "modelStats"):
+            if c.get(key) is not None:
+                out[key] = c[key]
+        if rec.failure_reason:
+            out["failureReason"] = rec.failure_reason
+        return out
+
+
+__all__ = ["SolutionsAPI"]

@@ -1,0 +1,59 @@
+"""Domain recommenders: Personalize's use cases, each a recipe in a fixed configuration.
+
+Sources: the VIDEO_ON_DEMAND and ECOMMERCE use-case pages (see ../shared/PERSONALIZE.md §2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class UseCase:
+    name: str                  # Personalize's recipe id, e.g. aws-vod-most-popular
+    title: str                 # the name in the console, e.g. "Most popular"
+    domain: str
+    recipe: str                # the pypersonalize recipe that serves it
+    event_type: str | None     # events it trains on
+    requires_user: bool
+    requires_item: bool
+    exclude_event_type: str | None = None   # the user's items of this type are left out
+    session_gap: int | None = None          # baskets are sessions (seconds of gap)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:personalize:::recipe/{self.name}"
+
+
+# Frequently bought together: bulk data has no order id, so a basket is one user's run
+# of purchases with no gap longer than 30 minutes (the usual web-session cut).
+FBT_SESSION_GAP = 30 * 60
+
+USE_CASES = {u.name: u for u in (
+    UseCase("aws-vod-most-popular", "Most popular", "VIDEO_ON_DEMAND", "aws-popularity-count",
+            "Watch", requires_user=True, requires_item=False),
+    UseCase("aws-vod-because-you-watched-x", "Because you watched X", "VIDEO_ON_DEMAND",
+            "aws-sims", "Watch", requires_user=True, requires_item=True, exclude_event_type="Watch"),
+    UseCase("aws-ecomm-popular-items-by-views", "Most viewed", "ECOMMERCE", "aws-popularity-count",
+            "View", requires_user=True, requires_item=False),
+    UseCase("aws-ecomm-popular-items-by-purchases", "Best sellers", "ECOMMERCE",
+            "aws-popularity-count", "Purchase", requires_user=True, requires_item=False),
+    UseCase("aws-ecomm-customers-who-viewed-x-also-viewed", "Customers who viewed X also viewed",
+            "ECOMMERCE", "aws-sims", "View", requires_user=True, requires_item=True,
+            exclude_event_type="Purchase"),
+    UseCase("aws-ecomm-frequently-bought-together", "Frequently bought together", "ECOMMERCE",
+            "aws-sims", "Purchase", requires_user=False, requires_item=True,
+            session_gap=FBT_SESSION_GAP),
+)}
+
+
+def get_use_case(ref: str) -> UseCase:
+    """By recipe ARN, recipe id or console title (case-insensitive)."""
+    key = ref.rsplit("/", 1)[-1] if isinstance(ref, str) and ref.startswith("arn:") else str(ref)
+    for u in USE_CASES.values():
+        if key == u.name or key.lower() == u.title.lower():
+            return u
+    raise InvalidInput(f"unknown or not yet supported use case {ref!r}; available: "
+                       + ", ".join(f"{u.name} ({u.title})" for u in USE_CASES.values()))

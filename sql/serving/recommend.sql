@@ -1,0 +1,5 @@
+-- One recommendation request through the persistent macro (what Python and the CLI run).
+-- params: $endpoint $user_id $item_id $n
+SELECT rank, item_id, score
+FROM pp_recommend($endpoint, user_id := $user_id, item_id := $item_id, n := $n)
+ORDER BY rank
