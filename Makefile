@@ -31,6 +31,14 @@ demo: install
 	$(PP) dataset import Items $(VOD)/items.csv --dataset-group movies
 	$(PP) dataset import Users $(VOD)/users.csv --dataset-group movies
 	$(PP) dataset-group describe movies
+	$(PP) recommender create most-popular --dataset-group movies --use-case "Most popular"
+	$(PP) recommender create because-you-watched --dataset-group movies --use-case "Because you watched X"
+	@echo "== Most popular, for user u1"
+	$(PP) recommend --recommender most-popular --user-id u1 -n 5
+	@echo "== Because you watched m114, for user u1 (titles u1 watched are left out)"
+	$(PP) recommend --recommender because-you-watched --user-id u1 --item-id m114 -n 5
+	@echo "== The same from plain SQL"
+	$(PP) sql "SELECT * FROM pp_recommend('because-you-watched', user_id := 'u1', item_id := 'm114', n := 5)"
 	@echo
 	@echo "Project file: $(DEMO_DB). Try: $(BIN)/pypersonalize --db $(DEMO_DB) sql \"SELECT EVENT_TYPE, count(*) FROM movies.interactions GROUP BY 1\""
 

@@ -376,6 +376,353 @@ def import_job_describe(pp, job):
     return pp.describe_dataset_import_job(job)["datasetImportJob"]
 
 
+# -- recipes and solutions --------------------------------------------------------
+
+@main.group("recipe")
+def recipe_group():
+    """List and describe recipes."""
+
+
+@recipe_group.command("list")
+@output_options
+def recipe_list(pp):
+    """List the recipes this version implements.
+
+    \b
+    Example:
+        pypersonalize recipe list
+    """
+    return pp.list_recipes()["recipes"]
+
+
+@recipe_group.command("describe")
+@click.argument("recipe")
+@output_options
+def recipe_describe(pp, recipe):
+    """Describe a recipe and its hyperparameters.
+
+    \b
+    Example:
+        pypersonalize --format json recipe describe aws-sims
+    """
+    return pp.describe_recipe(recipe)["recipe"]
+
+
+def _parse_hyperparameters(values) -> dict:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--hp")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+@main.group("solution")
+def solution_group():
+    """Create, list, describe and delete solutions."""
+
+
+@solution_group.command("create")
+@click.argument("name")
+@click.option("--dataset-group", required=True)
+@click.option("--recipe", required=True, help="Recipe name or ARN, e.g. aws-sims.")
+@click.option("--hp", "hyperparameters", multiple=True, metavar="NAME=VALUE",
+              help="A hyperparameter; repeat for more.")
+@click.option("--event-type", default=None, help="Train only on this event type.")
+@click.option("--event-value-threshold", type=float, default=None,
+              help="Train only on events with EVENT_VALUE >= this.")
+@output_options
+def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type, event_value_threshold):
+    """Create a solution (a recipe with its settings) for a dataset group.
+
+    \b
+    Example:
+        pypersonalize solution create related --dataset-group movies --recipe aws-sims \\
+            --hp min_cointeraction_count=2 --event-type Watch
+    """
+    return pp.create_solution(name=name, dataset_group=dataset_group, recipe=recipe,
+                              hyperparameters=_parse_hyperparameters(hyperparameters),
+                              event_type=event_type, event_value_threshold=event_value_threshold)
+
+
+@solution_group.command("list")
+@_dg_option
+@output_options
+def solution_list(pp, dataset_group):
+    """List solutions.
+
+    \b
+    Example:
+        pypersonalize solution list --dataset-group movies
+    """
+    return [{k: v for k, v in s.items() if k != "solutionConfig"}
+            for s in pp.list_solutions(dataset_group=dataset_group)["solutions"]]
+
+
+@solution_group.command("describe")
+@click.argument("solution")
+@output_options
+def solution_describe(pp, solution):
+    """Describe a solution.
+
+    \b
+    Example:
+        pypersonalize solution describe related
+    """
+    return pp.describe_solution(solution)["solution"]
+
+
+@solution_group.command("delete")
+@click.argument("solution")
+@output_options
+def solution_delete(pp, solution):
+    """Delete a solution and its versions (refused while a campaign serves one).
+
+    \b
+    Example:
+        pypersonalize solution delete related
+    """
+    pp.delete_solution(solution)
+
+
+@main.group("solution-version")
+def solution_version_group():
+    """Train (create), list and describe solution versions."""
+
+
+@solution_version_group.command("create")
+@click.argument("solution")
+@click.option("--training-mode", type=click.Choice(["FULL", "UPDATE"], case_sensitive=False),
+              default="FULL", show_default=True)
+@output_options
+def solution_version_create(pp, solution, training_mode):
+    """Train a new version of a solution.
+
+    \b
+    Example:
+        pypersonalize solution-version create related
+    """
+    arn = pp.create_solution_version(solution, training_mode=training_mode)["solutionVersionArn"]
+    return pp.describe_solution_version(arn)["solutionVersion"]
+
+
+@solution_version_group.command("list")
+@click.option("--solution", default=None)
+@output_options
+def solution_version_list(pp, solution):
+    """List solution versions.
+
+    \b
+    Example:
+        pypersonalize solution-version list --solution related
+    """
+    return [{k: v for k, v in s.items() if k in ("solutionVersionArn", "status", "trainingMode",
+                                                   "creationDateTime", "trainingSeconds")}
+            for s in pp.list_solution_versions(solution=solution)["solutionVersions"]]
+
+
+@solution_version_group.command("describe")
+@click.argument("solution_version")
+@output_options
+def solution_version_describe(pp, solution_version):
+    """Describe a solution version: status, data counts, model statistics.
+
+    \b
+    Example:
+        pypersonalize solution-version describe arn:aws:personalize:local:000000000000:solution/related/1
+    """
+    return pp.describe_solution_version(solution_version)["solutionVersion"]
+
+
+# -- campaigns and recommenders ------------------------------------------------------
+
+@main.group("campaign")
+def campaign_group():
+    """Deploy solution versions as campaigns."""
+
+
+@campaign_group.command("create")
+@click.argument("name")
+@click.option("--solution-version", required=True, help="ARN of an ACTIVE solution version.")
+@click.option("--min-provisioned-tps", type=int, default=1, show_default=True)
+@output_options
+def campaign_create(pp, name, solution_version, min_provisioned_tps):
+    """Create a campaign serving a solution version.
+
+    \b
+    Example:
+        pypersonalize campaign create related-live \\
+            --solution-version arn:aws:personalize:local:000000000000:solution/related/1
+    """
+    return pp.create_campaign(name=name, solution_version=solution_version,
+                              min_provisioned_tps=min_provisioned_tps)
+
+
+@campaign_group.command("update")
+@click.argument("campaign")
+@click.option("--solution-version", default=None, help="Switch to this version of the same solution.")
+@click.option("--min-provisioned-tps", type=int, default=None)
+@output_options
+def campaign_update(pp, campaign, solution_version, min_provisioned_tps):
+    """Switch a campaign to another solution version, atomically.
+
+    \b
+    Example:
+        pypersonalize campaign update related-live \\
+            --solution-version arn:aws:personalize:local:000000000000:solution/related/2
+    """
+    pp.update_campaign(campaign, solution_version=solution_version,
+                       min_provisioned_tps=min_provisioned_tps)
+    return pp.describe_campaign(campaign)["campaign"]
+
+
+@campaign_group.command("list")
+@click.option("--solution", default=None)
+@output_options
+def campaign_list(pp, solution):
+    """List campaigns.
+
+    \b
+    Example:
+        pypersonalize campaign list
+    """
+    return pp.list_campaigns(solution=solution)["campaigns"]
+
+
+@campaign_group.command("describe")
+@click.argument("campaign")
+@output_options
+def campaign_describe(pp, campaign):
+    """Describe a campaign.
+
+    \b
+    Example:
+        pypersonalize campaign describe related-live
+    """
+    return pp.describe_campaign(campaign)["campaign"]
+
+
+@campaign_group.command("delete")
+@click.argument("campaign")
+@output_options
+def campaign_delete(pp, campaign):
+    """Delete a campaign.
+
+    \b
+    Example:
+        pypersonalize campaign delete related-live
+    """
+    pp.delete_campaign(campaign)
+
+
+@main.group("recommender")
+def recommender_group():
+    """Domain recommenders: create (and train), list, describe, delete."""
+
+
+@recommender_group.command("create")
+@click.argument("name")
+@click.option("--dataset-group", required=True)
+@click.option("--use-case", required=True,
+              help="Use case title or recipe, e.g. 'Most popular' or aws-vod-most-popular.")
+@click.option("--min-rps", "min_rps", type=int, default=None,
+              help="minRecommendationRequestsPerSecond (recorded; see README).")
+@output_options
+def recommender_create(pp, name, dataset_group, use_case, min_rps):
+    """Create a recommender for a domain use case and train it.
+
+    \b
+    Example:
+        pypersonalize recommender create top-movies --dataset-group movies --use-case "Most popular"
+    """
+    config = {"minRecommendationRequestsPerSecond": min_rps} if min_rps is not None else None
+    arn = pp.create_recommender(name=name, dataset_group=dataset_group, use_case=use_case,
+                                recommender_config=config)["recommenderArn"]
+    return pp.describe_recommender(arn)["recommender"]
+
+
+@recommender_group.command("list")
+@_dg_option
+@output_options
+def recommender_list(pp, dataset_group):
+    """List recommenders, with whether each is stale.
+
+    \b
+    Example:
+        pypersonalize recommender list --dataset-group movies
+    """
+    return [{k: v for k, v in r.items() if k in ("name", "recipeArn", "status", "lastTrainedDateTime",
+                                                   "stale")}
+            for r in pp.list_recommenders(dataset_group=dataset_group)["recommenders"]]
+
+
+@recommender_group.command("describe")
+@click.argument("recommender")
+@output_options
+def recommender_describe(pp, recommender):
+    """Describe a recommender: when it was trained and whether it is stale.
+
+    \b
+    Example:
+        pypersonalize recommender describe top-movies
+    """
+    return pp.describe_recommender(recommender)["recommender"]
+
+
+@recommender_group.command("delete")
+@click.argument("recommender")
+@output_options
+def recommender_delete(pp, recommender):
+    """Delete a recommender and its models.
+
+    \b
+    Example:
+        pypersonalize recommender delete top-movies
+    """
+    pp.delete_recommender(recommender)
+
+
+@main.command("refresh")
+@_dg_option
+@click.option("--force", is_flag=True, help="Retrain every recommender, stale or not.")
+@output_options
+def refresh_command(pp, dataset_group, force):
+    """Retrain recommenders whose data changed or whose interval (7 days) passed; for cron.
+
+    \b
+    Example:
+        pypersonalize --db shop.duckdb refresh --quiet
+    """
+    result = pp.refresh_recommenders(dataset_group=dataset_group, force=force)
+    return ([{"recommender": r["name"], "action": "retrained", "reason": "; ".join(r["reasons"])}
+             for r in result["refreshed"]]
+            + [{"recommender": n, "action": "up to date", "reason": ""} for n in result["upToDate"]])
+
+
+@main.command("recommend")
+@click.option("--campaign", default=None)
+@click.option("--recommender", default=None)
+@click.option("--user-id", default=None)
+@click.option("--item-id", default=None)
+@click.option("-n", "--num-results", type=int, default=25, show_default=True)
+@output_options
+def recommend_command(pp, campaign, recommender, user_id, item_id, num_results):
+    """Get recommendations from a campaign or recommender.
+
+    \b
+    Example:
+        pypersonalize recommend --recommender because-you-watched --user-id u1 --item-id m7 -n 10
+    """
+    out = pp.get_recommendations(campaign=campaign, recommender=recommender, user_id=user_id,
+                                 item_id=item_id, num_results=num_results)
+    ctx = click.get_current_context().obj
+    if ctx.fmt == "json":
+        return out
+    return [{"rank": i, "itemId": r["itemId"], "score": r["score"]}
+            for i, r in enumerate(out["itemList"], start=1)]
+
+
 # -- sql --------------------------------------------------------------------------
 
 @main.command("sql")

@@ -151,7 +151,7 @@ class ServingAPI:
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
         recipe = get_recipe(uc.recipe)
         version_arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
-                                  hyperparameters=recipe.resolve_hyperparameters(None),
+                                  hyperparameters=recipe.resolve_hyperparameters(dict(uc.hyperparameters)),
                                   event_type=uc.event_type, threshold=None, mode="FULL",
                                   session_gap=uc.session_gap)
         version = self.catalog.get("solution-version", version_arn)

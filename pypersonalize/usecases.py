@@ -21,6 +21,7 @@ class UseCase:
     requires_item: bool
     exclude_event_type: str | None = None   # the user's items of this type are left out
     session_gap: int | None = None          # baskets are sessions (seconds of gap)
+    hyperparameters: tuple = ()             # (name, value) overrides of the recipe's defaults
 
     @property
     def arn(self) -> str:
@@ -28,8 +29,14 @@ class UseCase:
 
 
 # Frequently bought together: bulk data has no order id, so a basket is one user's run
-# of purchases with no gap longer than 30 minutes (the usual web-session cut).
+# of purchases with no gap longer than 30 minutes (the usual web-session cut). Purchase
+# baskets are short and sparse, so no percentile cut-offs apply and two baskets suffice.
 FBT_SESSION_GAP = 30 * 60
+FBT_HYPERPARAMETERS = (("min_cointeraction_count", 2),
+                       ("min_user_history_length_percentile", 0.0),
+                       ("max_user_history_length_percentile", 1.0),
+                       ("min_item_interaction_count_percentile", 0.0),
+                       ("max_item_interaction_count_percentile", 1.0))
 
 USE_CASES = {u.name: u for u in (
     UseCase("aws-vod-most-popular", "Most popular", "VIDEO_ON_DEMAND", "aws-popularity-count",
@@ -45,7 +52,7 @@ USE_CASES = {u.name: u for u in (
             exclude_event_type="Purchase"),
     UseCase("aws-ecomm-frequently-bought-together", "Frequently bought together", "ECOMMERCE",
             "aws-sims", "Purchase", requires_user=False, requires_item=True,
-            session_gap=FBT_SESSION_GAP),
+            session_gap=FBT_SESSION_GAP, hyperparameters=FBT_HYPERPARAMETERS),
 )}
 
 

@@ -82,3 +82,25 @@ def test_movielens_100k_imports_with_its_known_counts(project, tmp_path):
     assert project.sql("SELECT max(idx) + 1 FROM ml.user_ids").fetchall()[0][0] == 943
     report = project.validate_dataset_group("ml")
     assert report["meetsMinimum"] and report["interactions"]["usersWithTwoOrMore"] == 943
+
+
+def test_sims_relates_star_wars_to_its_sequels(project, tmp_path):
+    to_personalize_csv(tmp_path)
+    project.create_dataset_group(name="ml")
+    schema = SCHEMAS["Interactions"]
+    project.create_schema(name="ml-i", schema=schema)
+    project.create_dataset(name="ml-i", dataset_group="ml", dataset_type="Interactions", schema="ml-i")
+    project.create_dataset_import_job(dataset="ml-i", data_source=tmp_path / "interactions.csv")
+    project.create_solution(name="sims", dataset_group="ml", recipe="aws-sims")   # defaults
+    version = project.create_solution_version("sims")["solutionVersionArn"]
+    project.create_campaign(name="related", solution_version=version)
+    titles = {}
+    for line in open(ML100K / "u.item", encoding="latin-1"):
+        parts = line.split("|")
+        titles[parts[0]] = parts[1]
+    assert titles["50"] == "Star Wars (1977)"
+    recs = project.get_recommendations(campaign="related", item_id="50", num_results=10)["itemList"]
+    top10 = {titles[r["itemId"]] for r in recs}
+    sequels = {"Return of the Jedi (1983)", "Empire Strikes Back, The (1980)",
+               "Raiders of the Lost Ark (1981)"}
+    assert len(top10 & sequels) >= 2, top10
