@@ -39,7 +39,7 @@ def test_every_command_maps_to_an_api_method():
     verbs = {"create": "create", "list": "list", "describe": "describe", "delete": "delete"}
     for path, _cmd in COMMANDS:
         if len(path) == 2 and path[1] in verbs:
-            noun = {"dataset-group": "dataset_group", "schema": "schema", "dataset": "dataset",
-                    "import-job": "dataset_import_job"}[path[0]]
+            noun = path[0].replace("-", "_")
+            noun = {"import_job": "dataset_import_job"}.get(noun, noun)
             method = f"{verbs[path[1]]}_{noun}" + ("s" if path[1] == "list" else "")
             assert hasattr(Project, method), method
