@@ -6,8 +6,16 @@
 'VIDEO_ON_DEMAND'
 """
 
-from .errors import (DataImportError, InvalidInput, LimitExceeded, PypersonalizeError,
-                     ResourceAlreadyExists, ResourceInUse, ResourceNotFound, SchemaError)
+from .errors import (
+                     DataImportError,
+                     InvalidInput,
+                     LimitExceeded,
+                     PypersonalizeError,
+                     ResourceAlreadyExists,
+                     ResourceInUse,
+                     ResourceNotFound,
+                     SchemaError,
+)
 from .project import Project, open
 
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from . import domains
 from .schemas import Schema
-from .sqlkit import quote_ident, render, one
+from .sqlkit import one, quote_ident, render
 
 MIN_INTERACTIONS = 1000
 MIN_USERS_2PLUS = 25

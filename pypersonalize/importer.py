@@ -19,7 +19,6 @@ from typing import Any
 
 import duckdb
 
-from . import domains
 from .errors import DataImportError
 from .schemas import Schema
 from .sqlkit import one, quote_ident, render, statements

@@ -12,7 +12,6 @@ dicts shaped like Personalize's responses, and objects may be given by name or A
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from contextlib import contextmanager
@@ -23,13 +22,12 @@ import duckdb
 
 from . import datacheck, domains, importer
 from .catalog import Catalog, Record, check_name
-from .errors import (DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists,
-                     ResourceInUse)
+from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
-from .sqlkit import quote_ident, render, statements, one
+from .sqlkit import one, quote_ident, render, statements
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ TABLE_OF = {"Interactions": "interactions", "Items": "items", "Users": "users"}
 
 
 def open(path: str | Path = ":memory:", *, region: str | None = None,
-         account_id: str | None = None, quiet: bool = False, read_only: bool = False) -> "Project":
+         account_id: str | None = None, quiet: bool = False, read_only: bool = False) -> Project:
     """Open (or create) the project file at ``path``.
 
     ``region`` and ``account_id`` fix the ARNs on creation (defaults ``local`` and
@@ -75,7 +73,7 @@ class Project(SolutionsAPI, ServingAPI):
 
     # -- plumbing -------------------------------------------------------------------
 
-    def __enter__(self) -> "Project":
+    def __enter__(self) -> Project:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 from .catalog import Record, check_name, now
-from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
+from .errors import InvalidInput, ResourceAlreadyExists
 from .recipes import get_recipe
 from .sqlkit import execute_all, render
 from .usecases import USE_CASES, get_use_case
@@ -163,6 +163,7 @@ class ServingAPI:
             # A recommender serves only its newest model; older rows are dead weight.
             for (old_arn,) in old:
                 self._drop_model_rows(old_arn)
+                self.catalog.update(self.catalog.get("solution-version", old_arn), status="INACTIVE")
             self.catalog.update(self.catalog.get("recommender", rec.arn), status="ACTIVE",
                                 config={**rec.config, "modelVersionArn": version_arn})
         return version_arn

@@ -8,8 +8,9 @@ model rows of one solution version. Serving reads those rows through the SQL mac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InvalidInput
 

@@ -172,6 +172,7 @@ def test_recommender_goes_stale_and_refresh_retrains(served):
         left = pp.sql("SELECT count(*) FROM pypersonalize.popular_items WHERE version_arn = $v",
                       params={"v": old_version}).fetchall()[0][0]
         assert left == 0
+        assert pp.describe_solution_version(old_version)["solutionVersion"]["status"] == "INACTIVE"
         assert pp.refresh_recommenders()["upToDate"] == ["top", "byw"]
 
 
