@@ -1,119 +1,91 @@
-"""Import speed: pypersonalize's validated, atomic import against its peers.
+"""Run pypersonalize's benchmarks and write benchmarks/RESULTS.md.
 
-Peers, on the same generated Personalize CSV in the same process:
-  duckdb-raw     CREATE TABLE AS SELECT * FROM read_csv(...)   (no checks at all)
-  pandas         pd.read_csv with the schema's dtypes          (parse only)
-  pandas+checks  pd.read_csv + the same rules in pandas        (nulls, integers, ms timestamps,
-                                                                id length and '|', float values)
-Usage: python benchmarks/run.py [--rows 100000,1000000,3000000] [--repeat 3]
+Sections (each a module beside this file):
+  imports  validated CSV import vs duckdb-raw, pandas, pandas+checks       (imports.py)
+  sims     SIMS training in SQL vs a scipy.sparse peer, time split, peak RSS (sims.py)
+  serving  recommendations/s: Python API, SQL macro, batch macro         (serving.py)
+
+Usage: python benchmarks/run.py [--quick] [--only imports|sims|serving] [--repeat N] [--output PATH]
+A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
+unless --output is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import tempfile
+import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
-import numpy as np
-import pandas as pd
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-import pypersonalize
+from common import machine_line, versions_line  # noqa: E402
 
-SCHEMA = {"type": "record", "name": "Interactions", "fields": [
-    {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-    {"name": "EVENT_TYPE", "type": "string"}, {"name": "EVENT_VALUE", "type": ["null", "float"]},
-    {"name": "TIMESTAMP", "type": "long"}], "version": "1.0"}
+SECTIONS = ("imports", "sims", "serving")
+RESULTS = HERE / "RESULTS.md"
 
 
-def make_csv(path: Path, rows: int) -> None:
-    duckdb.sql(f"""
-        COPY (SELECT 'u' || (hash(i) % 50000) AS USER_ID,
-                     'i' || CAST(floor(pow(random(), 3) * 20000) AS BIGINT) AS ITEM_ID,
-                     CASE WHEN i % 5 = 0 THEN 'Purchase' ELSE 'View' END AS EVENT_TYPE,
-                     CASE WHEN i % 5 = 0 THEN round(random() * 100, 2) END AS EVENT_VALUE,
-                     1700000000 + i AS "TIMESTAMP"
-              FROM range({rows}) t(i))
-        TO '{path}' (HEADER)""")
+def command_line(args) -> str:
+    flags = " ".join(sys.argv[1:])
+    if not flags:
+        return "`make bench` (= `.venv/bin/python benchmarks/run.py`)"
+    return f"`.venv/bin/python benchmarks/run.py {flags}`"
 
 
-def run_pypersonalize(path: Path, db: Path) -> int:
-    with pypersonalize.open(db, quiet=True) as pp:
-        if not pp.list_dataset_groups()["datasetGroups"]:
-            pp.create_dataset_group(name="bench")
-            pp.create_schema(name="s", schema=SCHEMA)
-            pp.create_dataset(name="d", dataset_group="bench", dataset_type="Interactions", schema="s")
-        arn = pp.create_dataset_import_job(dataset="d", data_source=path)["datasetImportJobArn"]
-        return pp.describe_dataset_import_job(arn)["datasetImportJob"]["rowCount"]
-
-
-def run_duckdb_raw(path: Path, db: Path) -> int:
-    con = duckdb.connect(str(db))
-    con.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv('{path}')")
-    n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
-    con.close()
-    return n
-
-
-DTYPES = {"USER_ID": str, "ITEM_ID": str, "EVENT_TYPE": str, "EVENT_VALUE": "float64"}
-
-
-def run_pandas(path: Path, db: Path) -> int:
-    return len(pd.read_csv(path, dtype={**DTYPES, "TIMESTAMP": "int64"}))
-
-
-def run_pandas_checks(path: Path, db: Path) -> int:
-    df = pd.read_csv(path, dtype={**DTYPES, "TIMESTAMP": str}, keep_default_na=False,
-                     na_values={"EVENT_VALUE": [""]})
-    for col in ("USER_ID", "ITEM_ID", "TIMESTAMP"):
-        bad = (df[col] == "")
-        if bad.any():
-            raise ValueError(f"{col} empty at row {int(np.argmax(bad.to_numpy())) + 2}")
-    for col in ("USER_ID", "ITEM_ID"):
-        if (df[col].str.len() > 256).any() or df[col].str.contains("|", regex=False).any():
-            raise ValueError(col)
-    if not df["TIMESTAMP"].str.fullmatch(r"[+-]?[0-9]{1,18}").all():
-        raise ValueError("TIMESTAMP")
-    ts = df["TIMESTAMP"].astype("int64")
-    if (ts >= 100_000_000_000).any() or (ts < 0).any():
-        raise ValueError("TIMESTAMP range")
-    if not np.isfinite(df["EVENT_VALUE"].dropna()).all():
-        raise ValueError("EVENT_VALUE")
-    df["TIMESTAMP"] = ts
-    return len(df)
-
-
-PEERS = {"pypersonalize": run_pypersonalize, "duckdb-raw": run_duckdb_raw,
-         "pandas": run_pandas, "pandas+checks": run_pandas_checks}
+def render_markdown(sections, args, started: datetime, total: float) -> str:
+    out = ["# Benchmark results", "",
+           f"Command: {command_line(args)}, best of {args.repeat} unless a table says otherwise, "
+           f"{started:%Y-%m-%d %H:%M} UTC, whole run {total / 60:.1f} min.",
+           f"Machine: {machine_line()}; {versions_line()}.",
+           "The machine is shared and noisy: read the ratios (each measured in the same run), "
+           "not the seconds.",
+           "This file is written by `benchmarks/run.py`; edit the code, not the file.", ""]
+    for s in sections:
+        out += [f"## {s.title}", "", s.intro, ""]
+        for table in s.tables:
+            out += ["```", table, "```", ""]
+        out += [s.reading, ""]
+    return "\n".join(out).rstrip() + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", default="100000,1000000,3000000")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="small sizes, one repetition (< 1 min)")
+    ap.add_argument("--only", choices=SECTIONS, action="append",
+                    help="run only this section (may be given more than once)")
+    ap.add_argument("--repeat", type=int, help="repetitions per measurement, best kept "
+                                              "(default 3, 1 with --quick)")
+    ap.add_argument("--output", type=Path, help="markdown file to write (default: RESULTS.md "
+                                                "on a full run, nothing otherwise)")
     args = ap.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-          f"duckdb {duckdb.__version__}, pandas {pd.__version__}, best of {args.repeat}")
-    print(f"{'rows':>10}  {'method':<14} {'seconds':>8} {'rows/s':>12} {'time vs pypersonalize':>22}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for rows in [int(r) for r in args.rows.split(",")]:
-            path = Path(tmp) / f"interactions-{rows}.csv"
-            make_csv(path, rows)
-            best = {}
-            for name, fn in PEERS.items():
-                db = Path(tmp) / f"{name}-{rows}.duckdb"
-                times = []
-                for _ in range(args.repeat):
-                    start = time.perf_counter()
-                    n = fn(path, db)
-                    times.append(time.perf_counter() - start)
-                    assert n == rows, (name, n)
-                best[name] = min(times)
-            for name, secs in best.items():
-                print(f"{rows:>10,}  {name:<14} {secs:>8.3f} {rows / secs:>12,.0f} "
-                      f"{secs / best['pypersonalize']:>21.2f}x")
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
+    output = args.output or (RESULTS if not args.quick and not args.only else None)
+    chosen = [s for s in SECTIONS if not args.only or s in args.only]
+
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    print(f"# {machine_line()}\n# {versions_line()}\n# best of {args.repeat}"
+          + (", quick sizes" if args.quick else ""), flush=True)
+    sections = []
+    for key in chosen:
+        module = __import__(key)
+        print(f"\n== {key}", flush=True)
+        start = time.perf_counter()
+        section = module.run(quick=args.quick, repeat=args.repeat,
+                             log=lambda *a: print(*a, flush=True))
+        section.seconds = time.perf_counter() - start
+        print(f"\n{section.reading}\n({key}: {section.seconds:.0f}s)", flush=True)
+        sections.append(section)
+    total = time.perf_counter() - t0
+    print(f"\n# total {total:.0f}s")
+    if output:
+        output.write_text(render_markdown(sections, args, started, total))
+        print(f"# wrote {output}")
 
 
 if __name__ == "__main__":

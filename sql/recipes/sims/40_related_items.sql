@@ -3,30 +3,31 @@
 -- with n_x the number of kept baskets holding x and a = popularity_discount_factor:
 -- a = 0 ranks by raw co-occurrence (popular items win), a = 0.5 is cosine similarity,
 -- a = 1 discounts popularity fully. The top $cap per item are kept, ties by item id.
+-- The score is symmetric, so it is computed once per pair; ranking runs on integers
+-- (ord = position of the id in string order) and ids are looked up for kept rows only.
 -- vars: schema_name; params: $version, $alpha, $cap
 INSERT INTO pypersonalize.related_items
 WITH pop AS (
     SELECT item, count(*) AS n FROM pp_sims_kept GROUP BY item
-), both_ways AS (
-    SELECT i, j, cooc FROM pp_sims_pairs
-    UNION ALL
-    SELECT j, i, cooc FROM pp_sims_pairs
+), id_order AS (
+    SELECT idx, row_number() OVER (ORDER BY id) AS ord FROM {{ schema_name|ident }}.item_ids
 ), scored AS (
-    SELECT w.i, w.j, w.cooc / (pow(pi.n, $alpha) * pow(pj.n, $alpha)) AS score
-    FROM both_ways w
-    JOIN pop pi ON pi.item = w.i
-    JOIN pop pj ON pj.item = w.j
-), named AS (
-    SELECT mi.id AS item, mj.id AS related, s.score
-    FROM scored s
-    JOIN {{ schema_name|ident }}.item_ids mi ON mi.idx = s.i
-    JOIN {{ schema_name|ident }}.item_ids mj ON mj.idx = s.j
+    SELECT p.i, p.j, p.cooc / (pow(pi.n, $alpha) * pow(pj.n, $alpha)) AS score
+    FROM pp_sims_pairs p
+    JOIN pop pi ON pi.item = p.i
+    JOIN pop pj ON pj.item = p.j
+), both_ways AS (
+    SELECT i, j, score FROM scored
+    UNION ALL
+    SELECT j, i, score FROM scored
 ), ranked AS (
-    SELECT item, related, score,
-           CAST(row_number() OVER (PARTITION BY item ORDER BY score DESC, related) AS INTEGER) AS rank
-    FROM named
+    SELECT b.i, b.j, b.score,
+           row_number() OVER (PARTITION BY b.i ORDER BY b.score DESC, o.ord) AS rank
+    FROM both_ways b
+    JOIN id_order o ON o.idx = b.j
+    QUALIFY rank <= $cap
 )
-SELECT $version, item, related, score, rank
-FROM ranked
-WHERE rank <= $cap
-ORDER BY item, rank
+SELECT $version, mi.id, mj.id, r.score, CAST(r.rank AS INTEGER)
+FROM ranked r
+JOIN {{ schema_name|ident }}.item_ids mi ON mi.idx = r.i
+JOIN {{ schema_name|ident }}.item_ids mj ON mj.idx = r.j
