@@ -233,22 +233,26 @@ class ServingAPI:
         if (campaign is None) == (recommender is None):
             raise InvalidInput("give exactly one of campaign or recommender")
         kind = "campaign" if campaign else "recommender"
-        rec = self.catalog.get(kind, campaign or recommender)
+        ref = campaign or recommender
         if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= MAX_RESULTS:
             raise InvalidInput(f"num_results must be an integer from 1 to {MAX_RESULTS}, got {num_results!r}")
         for value, what in ((user_id, "user_id"), (item_id, "item_id")):
             if value is not None and (not isinstance(value, str) or len(value) > 256):
                 raise InvalidInput(f"{what} must be a string of at most 256 characters")
-        ep = self.con.execute("SELECT requires_user, requires_item FROM pypersonalize.endpoints "
-                              "WHERE arn = $a", {"a": rec.arn}).fetchall()
+        # The endpoints row answers the common case in one query; the catalog is asked only
+        # to explain a miss (unknown name, or a recommender that is not ACTIVE).
+        ep = self.con.execute("SELECT arn, name, requires_user, requires_item FROM pypersonalize.endpoints "
+                              "WHERE kind = $k AND (arn = $r OR name = $r)", {"k": kind, "r": ref}).fetchall()
         if not ep:
-            raise InvalidInput(f"{kind} {rec.name!r} is not active")
-        if ep[0][0] and user_id is None:
-            raise InvalidInput(f"{kind} {rec.name!r} needs user_id")
-        if ep[0][1] and item_id is None:
-            raise InvalidInput(f"{kind} {rec.name!r} needs item_id")
+            rec = self.catalog.get(kind, ref)
+            raise InvalidInput(f"{kind} {rec.name!r} is {rec.status}, not serving")
+        arn, name, needs_user, needs_item = ep[0]
+        if needs_user and user_id is None:
+            raise InvalidInput(f"{kind} {name!r} needs user_id")
+        if needs_item and item_id is None:
+            raise InvalidInput(f"{kind} {name!r} needs item_id")
         rows = self.con.execute(render("serving/recommend.sql"),
-                                {"endpoint": rec.arn, "user_id": user_id, "item_id": item_id,
+                                {"endpoint": arn, "user_id": user_id, "item_id": item_id,
                                  "n": num_results}).fetchall()
         return {"itemList": [{"itemId": item, "score": score} for _rank, item, score in rows],
                 "recommendationId": f"RID-{uuid.uuid4()}"}
