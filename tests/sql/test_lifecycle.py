@@ -219,3 +219,21 @@ def test_too_many_event_types_for_the_optional_fields_limit(project):
     raw["EVENT_TYPE"] = [f"type{i % 8}" for i in range(len(raw))]   # 2 + 8 = 10: fine
     project.create_dataset_import_job(dataset="Interactions", dataset_group="many", data_source=raw)
     assert not any("limit of 10" in p for p in project.validate_dataset_group("many")["problems"])
+
+
+def test_group_named_like_the_file_is_refused_and_a_renamed_file_still_works(tmp_path):
+    with pypersonalize.open(tmp_path / "movies.duckdb", quiet=True) as pp:
+        with pytest.raises(pypersonalize.InvalidInput, match="ambiguous"):
+            pp.create_dataset_group(name="movies")
+    first = tmp_path / "first.duckdb"
+    with pypersonalize.open(first, quiet=True) as pp:
+        build_sample_group(pp, "VIDEO_ON_DEMAND", "films", types=("Interactions",))
+        pp.create_recommender(name="top", dataset_group="films", use_case="Most popular")
+        expected = pp.get_recommendations(recommender="top", user_id="u1")["itemList"]
+    renamed = tmp_path / "films.duckdb"
+    first.rename(renamed)
+    with pypersonalize.open(renamed, quiet=True) as pp:   # catalog and schema share a name now
+        assert pp.get_recommendations(recommender="top", user_id="u1")["itemList"] == expected
+        pp.create_dataset_import_job(dataset="Interactions", dataset_group="films",
+                                     data_source=VOD / "interactions.csv", import_mode="INCREMENTAL")
+        assert pp.validate_dataset_group("films")["interactions"]["count"] == 2 * 45313
