@@ -27,14 +27,15 @@ from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
-from .sqlkit import one, quote_ident, render, statements
+from .sqlkit import one, quote_ident, quote_literal, render, statements
 
 log = logging.getLogger(__name__)
 
 IMPORT_MODES = ("FULL", "INCREMENTAL")
 # Names DuckDB or the catalog already use; a dataset group becomes a DuckDB schema.
+PROJECT_CATALOG = "pp_project"
 _RESERVED_SCHEMAS = {"main", "pypersonalize", "information_schema", "pg_catalog", "temp",
-                     "system", "memory"}
+                     "system", "memory", PROJECT_CATALOG}
 TABLE_OF = {"Interactions": "interactions", "Items": "items", "Users": "users"}
 
 
@@ -55,7 +56,7 @@ class Project(SolutionsAPI, ServingAPI):
     def __init__(self, path, *, region=None, account_id=None, quiet=False, read_only=False):
         self.path = str(path)
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
+            self.con = self._connect(self.path, read_only)
         except duckdb.Error as exc:
             raise PypersonalizeError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
         self.progress = Progress(self.con, interactive(quiet))
@@ -72,6 +73,22 @@ class Project(SolutionsAPI, ServingAPI):
                 self._refresh_interactions_view()
 
     # -- plumbing -------------------------------------------------------------------
+
+    @staticmethod
+    def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file under a fixed catalog name.
+
+        Opened directly, a file's catalog is named after it (``movies`` for movies.duckdb),
+        and a dataset group (a schema) of the same name would make ``movies.interactions``
+        ambiguous. Attached as ``pp_project`` our own SQL never is, whatever the file name.
+        """
+        if path == ":memory:":
+            return duckdb.connect(":memory:")
+        con = duckdb.connect(":memory:")
+        con.execute(f"ATTACH {quote_literal(path)} AS {PROJECT_CATALOG}"
+                    + (" (READ_ONLY)" if read_only else ""))
+        con.execute(f"USE {PROJECT_CATALOG}")
+        return con
 
     def __enter__(self) -> Project:
         return self
@@ -104,6 +121,12 @@ class Project(SolutionsAPI, ServingAPI):
         domain = domains.normalize_domain(domain)
         if name.lower() in _RESERVED_SCHEMAS:
             raise InvalidInput(f"dataset group name {name!r} is reserved; choose another")
+        stem = Path(self.path).name.split(".")[0]
+        if self.path != ":memory:" and name.lower() == stem.lower():
+            raise InvalidInput(
+                f"dataset group name {name!r} is the project file's own name ({Path(self.path).name}): "
+                f"in a DuckDB client {name}.interactions would be ambiguous; choose another "
+                "group name or file name")
         for other in self.catalog.select("dataset-group"):
             if other.name.lower() == name.lower():
                 raise ResourceAlreadyExists(
