@@ -246,7 +246,7 @@ class _Parser:
         self.fail(f"IN, NOT IN or a comparison ({', '.join(COMPARISONS)}) after {field}")
 
     def current_item(self) -> FieldRef:
-        start = self.take()
+        self.take()
         self.expect(".", "'.' and a field name after CurrentItem")
         return FieldRef("CurrentItem", self.expect("word", "a field name").text)
 

@@ -8,7 +8,7 @@ import string
 import pytest
 
 from pypersonalize.errors import InvalidInput
-from pypersonalize.filter_parser import (FilterSyntaxError, Value, parse_filter, tokenize)
+from pypersonalize.filter_parser import FilterSyntaxError, Value, parse_filter, tokenize
 from tests.conftest import ROOT
 
 DOCS = [line for line in (ROOT / "tests/data/filters/personalize_docs.txt").read_text().splitlines()
@@ -78,7 +78,7 @@ def test_errors_point_at_the_problem(text, position, words):
 
 
 def test_length_limit():
-    base = 'INCLUDE ItemID WHERE Items.A IN ("' 
+    base = 'INCLUDE ItemID WHERE Items.A IN ("'
     ok = base + "x" * (2500 - len(base) - 2) + '")'
     assert len(ok) == 2500 and parse_filter(ok)
     with pytest.raises(FilterSyntaxError, match="at most 2500"):
