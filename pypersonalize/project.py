@@ -25,6 +25,7 @@ from .catalog import Catalog, Record, check_name
 from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
+from .filters import FiltersAPI
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
 from .sqlkit import one, quote_ident, quote_literal, render, statements
@@ -49,7 +50,7 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
     return Project(path, region=region, account_id=account_id, quiet=quiet, read_only=read_only)
 
 
-class Project(SolutionsAPI, ServingAPI):
+class Project(SolutionsAPI, ServingAPI, FiltersAPI):
     """One project file. Verbs for datasets live here; training in :class:`SolutionsAPI`,
     campaigns, recommenders and recommendations in :class:`ServingAPI`."""
 
@@ -159,7 +160,7 @@ class Project(SolutionsAPI, ServingAPI):
     def delete_dataset_group(self, dataset_group: str) -> None:
         """Delete an empty dataset group; refused while it still holds datasets."""
         rec = self.catalog.get("dataset-group", dataset_group)
-        children = [r for kind in ("solution", "recommender", "dataset")
+        children = [r for kind in ("solution", "recommender", "filter", "dataset")
                     for r in self.catalog.select(kind, dataset_group_arn=rec.arn)]
         if children:
             raise ResourceInUse(f"dataset group {rec.name!r} still holds "

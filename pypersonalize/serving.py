@@ -225,7 +225,8 @@ class ServingAPI:
 
     def get_recommendations(self, campaign: str | None = None, recommender: str | None = None,
                             user_id: str | None = None, item_id: str | None = None,
-                            num_results: int = DEFAULT_RESULTS) -> dict:
+                            num_results: int = DEFAULT_RESULTS, filter: str | None = None,
+                            filter_values: dict | None = None) -> dict:
         """Personalize's GetRecommendations: ``{"itemList": [{"itemId", "score"}], "recommendationId"}``.
 
         >>> pp.get_recommendations(recommender="top-movies", user_id="u1", num_results=3)  # doctest: +SKIP
@@ -241,18 +242,25 @@ class ServingAPI:
                 raise InvalidInput(f"{what} must be a string of at most 256 characters")
         # The endpoints row answers the common case in one query; the catalog is asked only
         # to explain a miss (unknown name, or a recommender that is not ACTIVE).
-        ep = self.con.execute("SELECT arn, name, requires_user, requires_item FROM pypersonalize.endpoints "
-                              "WHERE kind = $k AND (arn = $r OR name = $r)", {"k": kind, "r": ref}).fetchall()
+        ep = self.con.execute("SELECT arn, name, requires_user, requires_item, dataset_group "
+                              "FROM pypersonalize.endpoints WHERE kind = $k AND (arn = $r OR name = $r)",
+                              {"k": kind, "r": ref}).fetchall()
         if not ep:
             rec = self.catalog.get(kind, ref)
             raise InvalidInput(f"{kind} {rec.name!r} is {rec.status}, not serving")
-        arn, name, needs_user, needs_item = ep[0]
+        arn, name, needs_user, needs_item, group_name = ep[0]
         if needs_user and user_id is None:
             raise InvalidInput(f"{kind} {name!r} needs user_id")
         if needs_item and item_id is None:
             raise InvalidInput(f"{kind} {name!r} needs item_id")
-        rows = self.con.execute(render("serving/recommend.sql"),
-                                {"endpoint": arn, "user_id": user_id, "item_id": item_id,
-                                 "n": num_results}).fetchall()
+        request = {"endpoint": arn, "user_id": user_id, "item_id": item_id, "n": num_results}
+        if filter is None:
+            if filter_values:
+                raise InvalidInput("filter_values given without a filter")
+            rows = self.con.execute(render("serving/recommend.sql"), request).fetchall()
+        else:
+            predicate, params = self._filter_predicate(filter, group_name, filter_values, "r.item_id")
+            rows = self.con.execute(render("serving/recommend_filtered.sql", predicate=predicate),
+                                    {**request, **params}).fetchall()
         return {"itemList": [{"itemId": item, "score": score} for _rank, item, score in rows],
                 "recommendationId": f"RID-{uuid.uuid4()}"}

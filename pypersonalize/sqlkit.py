@@ -82,10 +82,14 @@ def one(cursor):
     return rows[0] if rows else None
 
 
+def used_params(statement: str, params: dict) -> dict:
+    """The entries of ``params`` that ``statement`` names (DuckDB refuses extra ones)."""
+    code = re.sub(r"--[^\n]*", "", statement)   # header comments name parameters too
+    used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", code))
+    return {k: v for k, v in params.items() if k in used}
+
+
 def execute_all(con, sql: str, params: dict | None = None) -> None:
     """Run every statement of rendered SQL, each with the parameters it names."""
-    params = params or {}
     for statement in statements(sql):
-        code = re.sub(r"--[^\n]*", "", statement)   # header comments name parameters too
-        used = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", code))
-        con.execute(statement, {k: v for k, v in params.items() if k in used})
+        con.execute(statement, used_params(statement, params or {}))

@@ -1,0 +1,218 @@
+"""Filters: Personalize filter expressions checked against the schemas and compiled to SQL.
+
+A filter is stored as its expression text; each request compiles it with that request's
+filter values into one SQL predicate over candidate item ids (``sql/filters``). Values are
+always bound parameters; field names come from the schema and are quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .catalog import Record, check_name
+from .errors import InvalidInput, LimitExceeded, ResourceAlreadyExists
+from .filter_parser import Condition, Expression, Filter, parse_filter
+from .schemas import Schema
+from .sqlkit import quote_ident, render
+
+INTERACTIONS_WINDOW = 100     # most recent interactions per user and event type
+MAX_FIELDS_PER_FILTER = 5
+MAX_FILTER_VALUES = 25
+NUMERIC = ("int", "long", "float", "double")
+_VALUE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+
+
+def parse_filter_values(raw: Any, name: str) -> list[str]:
+    """Personalize's value syntax: ``'"comedy","drama"'`` -> ``["comedy", "drama"]``."""
+    if not isinstance(raw, str):
+        raise InvalidInput(f"filter value {name}: expected a string like '\"a\",\"b\"', got {raw!r}")
+    if len(raw) > 1000:
+        raise InvalidInput(f"filter value {name}: at most 1000 characters")
+    text = raw.strip()
+    if '"' not in text:
+        return [text] if text else []
+    values, pos = [], 0
+    while pos < len(text):
+        m = _VALUE.match(text, pos)
+        if not m:
+            raise InvalidInput(f"filter value {name}: expected double-quoted values separated by "
+                               f"commas, like '\"a\",\"b\"'; problem at position {pos + 1} of {raw!r}")
+        values.append(re.sub(r"\\(.)", r"\1", m.group(1)))
+        pos = m.end()
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if pos < len(text):
+            if text[pos] != ",":
+                raise InvalidInput(f"filter value {name}: expected ',' at position {pos + 1} of {raw!r}")
+            pos += 1
+            while pos < len(text) and text[pos] in " \t":
+                pos += 1
+    return values
+
+
+def check_filter(parsed: Filter, schemas: dict[str, Schema]) -> None:
+    """Refuse what Personalize refuses: unknown fields, mixed datasets, textual fields, …"""
+    fields = set()
+    for e in parsed.expressions:
+        if e.target != "ItemID":
+            raise InvalidInput(f"{e.target} filters are not supported yet (item filters only); "
+                               "UserID filters come with batch segment jobs")
+        datasets = {c.field.dataset for c in e.conditions}
+        if len(datasets) > 1:
+            raise InvalidInput(f"an expression may use one dataset; this one uses {', '.join(sorted(datasets))} "
+                               "(chain expressions with | instead)")
+        dataset = e.dataset
+        if dataset not in ("Items", "Interactions"):
+            raise InvalidInput(f"item filters read Items or Interactions, not {dataset}")
+        for c in e.conditions:
+            fields.add(str(c.field))
+            _check_condition(c, schemas, dataset)
+            if c.other is not None:
+                if dataset != "Items":
+                    raise InvalidInput(f"{c.other} can only be compared with an Items field")
+                _check_condition(Condition(c.other.__class__("Items", c.other.name), c.op, c.values, None),
+                                 schemas, "Items", label=str(c.other))
+        for c in e.if_conditions:
+            fields.add(str(c.field))
+            if c.other is not None:
+                raise InvalidInput("CurrentUser conditions compare with values, not CurrentItem")
+            _check_condition(c, schemas, "Users", label=str(c.field))
+    if len(fields) > MAX_FIELDS_PER_FILTER:
+        raise LimitExceeded(f"a filter may use at most {MAX_FIELDS_PER_FILTER} distinct fields; this one "
+                            f"uses {len(fields)}: {', '.join(sorted(fields))}")
+
+
+def _check_condition(c: Condition, schemas: dict[str, Schema], dataset: str, label: str | None = None) -> None:
+    label = label or str(c.field)
+    schema = schemas.get(dataset)
+    if schema is None:
+        raise InvalidInput(f"{label}: the dataset group has no {dataset} dataset")
+    f = schema.field(c.field.name)
+    if f is None:
+        raise InvalidInput(f"{label}: the {dataset} schema has no field {c.field.name}; fields: "
+                           + ", ".join(schema.names))
+    if f.textual:
+        raise InvalidInput(f"{label}: textual fields cannot be used in filters")
+    if f.type == "boolean":
+        raise InvalidInput(f"{label}: boolean fields cannot be used in filters (Personalize's rule; "
+                           'store "True"/"False" strings or 0/1)')
+    if c.op in ("IN", "NOT IN") and f.type != "string":
+        raise InvalidInput(f"{label}: IN and NOT IN match strings; use a comparison for numeric fields")
+    if c.op not in ("IN", "NOT IN") and f.type not in NUMERIC:
+        raise InvalidInput(f"{label}: {c.op} compares numbers; {c.field.name} is a {f.type} field")
+    if any(v.kind == "star" for v in c.values) and (dataset != "Interactions" or f.name != "EVENT_TYPE"):
+        raise InvalidInput(f'{label}: "*" is allowed only with Interactions.EVENT_TYPE')
+
+
+def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
+                   filter_values: dict | None, candidate: str) -> tuple[str, dict]:
+    """SQL predicate over ``candidate`` and its parameters, for one request's values."""
+    values = dict(filter_values or {})
+    if len(values) > MAX_FILTER_VALUES:
+        raise LimitExceeded(f"at most {MAX_FILTER_VALUES} filter values per request")
+    for key in values:
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise InvalidInput(f"filter value name {key!r}: use 1-50 letters, digits or _")
+    params: dict[str, Any] = {}
+    out = []
+    for e in parsed.expressions:
+        missing = sorted(p for p in e.parameters() if p not in values)
+        if missing:
+            if e.action == "EXCLUDE":
+                continue      # Personalize skips an EXCLUDE expression whose value is not given
+            raise InvalidInput(f"filter value(s) {', '.join('$' + m for m in missing)} missing: an "
+                               "INCLUDE expression needs all its values")
+        out.append(_compile_expression(e, schemas, values, params))
+    inter = schemas.get("Interactions")
+    sql = render("filters/allowed_items.sql", candidate=candidate, schema_name=schema_name,
+                 has_event_type=inter is not None and inter.field("EVENT_TYPE") is not None,
+                 expressions=out, window=INTERACTIONS_WINDOW)
+    return sql, params
+
+
+def _compile_expression(e: Expression, schemas, values: dict, params: dict) -> dict:
+    alias = "it" if e.dataset == "Items" else "ev"
+    clauses = [[_compile_condition(c, schemas[e.dataset], alias, values, params, schemas)
+                for c in clause] for clause in e.clauses]
+    ifs = [_compile_condition(c, schemas["Users"], "cu", values, params, schemas) for c in e.if_conditions]
+    return {"action": e.action, "kind": "items" if e.dataset == "Items" else "interactions",
+            "clauses": clauses, "if_conditions": ifs,
+            "uses_current_item": any(c.other is not None for c in e.conditions)}
+
+
+def _compile_condition(c: Condition, schema: Schema, alias: str, values: dict, params: dict,
+                       schemas) -> dict:
+    f = schema.field(c.field.name)
+    out = {"col": f"{alias}.{quote_ident(f.name)}", "is_list": f.is_list, "op": c.op,
+           "ci": f.name == "EVENT_TYPE" and schema.dataset_type == "Interactions",
+           "star": False, "other": None, "other_is_list": False, "param": None}
+    if c.other is not None:
+        other = schemas["Items"].field(c.other.name)
+        out.update(other=f"ci.{quote_ident(other.name)}", other_is_list=other.is_list)
+        return out
+    raw: list[str] = []
+    for v in c.values:
+        if v.kind == "star":
+            out["star"] = True
+            return out
+        if v.kind == "param":
+            raw += parse_filter_values(values[v.value], v.value)
+        else:
+            raw.append(v.value if v.kind == "string" else repr(v.value))
+    name = f"p{len(params)}"
+    if c.op in ("IN", "NOT IN"):
+        params[name] = [str(x) for x in raw]
+    else:
+        if len(raw) != 1:
+            raise InvalidInput(f"{c.field} {c.op}: expected one number, got {len(raw)} values")
+        try:
+            params[name] = float(raw[0])
+        except ValueError:
+            raise InvalidInput(f"{c.field} {c.op}: expected a number, got {raw[0]!r}") from None
+    out["param"] = name
+    return out
+
+
+class FiltersAPI:
+    """Mixed into :class:`pypersonalize.Project`."""
+
+    def create_filter(self, name: str, dataset_group: str, filter_expression: str) -> dict:
+        """Store a filter after parsing it and checking it against the group's schemas."""
+        check_name(name, "filter")
+        group = self.catalog.get("dataset-group", dataset_group)
+        parsed = parse_filter(filter_expression)
+        check_filter(parsed, self._schemas_of(group))
+        if self.catalog.select("filter", name=name):
+            raise ResourceAlreadyExists(f"filter {name!r} already exists")
+        arn = self.catalog.arn("filter", name)
+        self.catalog.add(arn=arn, kind="filter", name=name, dataset_group_arn=group.arn,
+                         config={"filterExpression": filter_expression})
+        return {"filterArn": arn}
+
+    def describe_filter(self, filter: str) -> dict:
+        return {"filter": self._filter_dict(self.catalog.get("filter", filter))}
+
+    def list_filters(self, dataset_group: str | None = None) -> dict:
+        group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
+        return {"Filters": [self._filter_dict(r) for r in self.catalog.select("filter", dataset_group_arn=group_arn)]}
+
+    def delete_filter(self, filter: str) -> None:
+        self.catalog.remove(self.catalog.get("filter", filter))
+
+    @staticmethod
+    def _filter_dict(rec: Record) -> dict:
+        return {"name": rec.name, "filterArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
+                "filterExpression": rec.config["filterExpression"], "status": rec.status,
+                "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}
+
+    def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str):
+        rec = self.catalog.get("filter", filter_ref)
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        if group.name != group_name:
+            raise InvalidInput(f"filter {rec.name!r} belongs to dataset group {group.name!r}, "
+                               f"not {group_name!r}")
+        schemas = self._schemas_of(group)
+        return compile_filter(parse_filter(rec.config["filterExpression"]), schemas, group.name,
+                              filter_values, candidate)

@@ -1,0 +1,48 @@
+-- The items a filter lets through for one request, as a predicate on candidate ids.
+-- Personalize's rule for chained expressions: (union of INCLUDE sets, or everything when
+-- no INCLUDE expression applies) minus (union of EXCLUDE sets). An expression with an IF
+-- clause applies only when the requesting user matches it.
+-- Output: a boolean SQL expression over {{ candidate }} (a quoted column).
+-- vars: candidate, schema_name, has_event_type, expressions (list of {action, kind: items|interactions,
+--       clauses: [[condition dict]], if_conditions: [condition dict], uses_current_item}),
+--       window (interactions considered per user and event type)
+-- params: $user_id, $item_id, and one parameter per condition (p0, p1, ...)
+{% from "filters/_conditions.sql" import predicate %}
+{% set g = schema_name|ident %}
+{% macro applies(e) -%}
+{% if e.if_conditions -%}
+coalesce((SELECT {% for c in e.if_conditions %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}
+          FROM {{ g }}.users cu WHERE cu.USER_ID = $user_id), false)
+{%- else %}true{% endif %}
+{%- endmacro %}
+{% macro member(e) -%}
+{% if e.kind == "items" -%}
+{{ candidate }} IN (
+    SELECT it.ITEM_ID FROM {{ g }}.items it
+    {% if e.uses_current_item %}JOIN (SELECT * FROM {{ g }}.items WHERE ITEM_ID = $item_id) ci ON true{% endif %}
+    WHERE {% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %})
+{%- else -%}
+{{ candidate }} IN (
+    SELECT ev.ITEM_ID FROM (
+        SELECT *, row_number() OVER ({% if has_event_type %}PARTITION BY lower(EVENT_TYPE) {% endif %}ORDER BY "TIMESTAMP" DESC) AS pp_recent
+        FROM {{ g }}.interactions WHERE USER_ID = $user_id) ev
+    WHERE ev.pp_recent <= {{ window }}
+      AND ({% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %}))
+{%- endif %}
+{%- endmacro %}
+{% set includes = expressions | selectattr("action", "equalto", "INCLUDE") | list %}
+{% set excludes = expressions | selectattr("action", "equalto", "EXCLUDE") | list %}
+(
+{% if includes %}
+    (NOT ({% for e in includes %}{{ applies(e) }}{{ " OR " if not loop.last }}{% endfor %})
+{% for e in includes %}
+     OR ({{ applies(e) }} AND {{ member(e) }})
+{% endfor %}
+    )
+{% else %}
+    true
+{% endif %}
+{% for e in excludes %}
+    AND NOT ({{ applies(e) }} AND {{ member(e) }})
+{% endfor %}
+)

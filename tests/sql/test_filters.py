@@ -1,0 +1,213 @@
+"""Filters compiled to SQL agree with an independent Python evaluation of the same rules."""
+
+from __future__ import annotations
+
+import operator
+import random
+
+import pandas as pd
+import pytest
+
+import pypersonalize
+from pypersonalize.filter_parser import parse_filter
+from pypersonalize.filters import compile_filter
+from pypersonalize.sqlkit import used_params
+from tests.conftest import ROOT
+
+DOCS = [line for line in (ROOT / "tests/data/filters/personalize_docs.txt").read_text().splitlines()
+        if line and not line.startswith("#")]
+ITEM_DOCS = [t for t in DOCS if "UserID" not in t and "ActionID" not in t]
+
+ITEMS_SCHEMA = {"type": "record", "name": "Items", "fields": [
+    {"name": "ITEM_ID", "type": "string"},
+    {"name": "CATEGORY", "type": ["null", "string"], "categorical": True},
+    {"name": "CATEGORY_L1", "type": ["null", "string"], "categorical": True},
+    {"name": "CATEGORY_L2", "type": ["null", "string"], "categorical": True},
+    {"name": "DESCRIPTION", "type": ["null", "string"]},
+    {"name": "GENRE", "type": ["null", "string"], "categorical": True},
+    {"name": "OWNER", "type": ["null", "string"]},
+    {"name": "AVAILABLE", "type": ["null", "string"]},
+    {"name": "PRICE", "type": ["null", "float"]},
+    {"name": "CREATION_TIMESTAMP", "type": "long"}]}
+INTERACTIONS_SCHEMA = {"type": "record", "name": "Interactions", "fields": [
+    {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+    {"name": "EVENT_TYPE", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}]}
+USERS_SCHEMA = {"type": "record", "name": "Users", "fields": [
+    {"name": "USER_ID", "type": "string"}, {"name": "AGE", "type": ["null", "int"]}]}
+
+VALUES = {"GENRE": '"comedy","drama"', "CATEGORY": '"shoe"', "PRICE": '"50"',
+          "DATE": '"1700000500"', "AGE": '"30"', "EVENT_TYPE": '"click"'}
+
+
+def make_data(seed=5):
+    rng = random.Random(seed)
+    items = []
+    for i in range(40):
+        pick = lambda pool, k=1: "|".join(rng.sample(pool, k)) if rng.random() > 0.15 else None  # noqa: E731
+        items.append({"ITEM_ID": f"i{i}", "CATEGORY": pick(["shoe", "watch", "clothing", "bag"], rng.randint(1, 2)),
+                      "CATEGORY_L1": pick(["shoe", "sport"]), "CATEGORY_L2": pick(["boot", "sandal", "sneaker"]),
+                      "DESCRIPTION": rng.choice(["boot", "luxury", "plain", None]),
+                      "GENRE": pick(["comedy", "drama", "horror", "Comedy"], rng.randint(1, 3)),
+                      "OWNER": rng.choice(["in-house", "partner", None]),
+                      "AVAILABLE": rng.choice(["True", "False", None]),
+                      "PRICE": rng.choice([None, 9.5, 25.0, 50.0, 50.01, 120.0]),
+                      "CREATION_TIMESTAMP": 1700000000 + rng.randrange(1000)})
+    events = []
+    for u in range(8):
+        for _ in range(rng.randint(0, 40)):
+            events.append({"USER_ID": f"u{u}", "ITEM_ID": f"i{rng.randrange(40)}",
+                           "EVENT_TYPE": rng.choice(["click", "Click", "stream", "purchased", "favorite"]),
+                           "TIMESTAMP": 1700001000 + rng.randrange(10000)})
+    users = [{"USER_ID": f"u{u}", "AGE": rng.choice([None, 17, 30, 45])} for u in range(8)]
+    return pd.DataFrame(items), pd.DataFrame(events), pd.DataFrame(users).astype({"AGE": "Int64"})
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    items, events, users = make_data()
+    pp = pypersonalize.open(tmp_path_factory.mktemp("f") / "f.duckdb", quiet=True)
+    pp.create_dataset_group(name="shop")
+    for dtype, schema, frame in (("Items", ITEMS_SCHEMA, items), ("Interactions", INTERACTIONS_SCHEMA, events),
+                                 ("Users", USERS_SCHEMA, users)):
+        pp.create_schema(name=f"s-{dtype}", schema=schema)
+        pp.create_dataset(name=f"d-{dtype}", dataset_group="shop", dataset_type=dtype, schema=f"s-{dtype}")
+        pp.create_dataset_import_job(dataset=dtype, dataset_group="shop", data_source=frame)
+    yield pp, items, events, users
+    pp.close()
+
+
+# -- an independent evaluation of Personalize's filter semantics -------------------------
+
+OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+       ">=": operator.ge}
+
+
+def _vals(v):
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+        return []
+    return str(v).split("|")
+
+
+def _literals(cond, values):
+    out = []
+    for v in cond.values:
+        if v.kind == "param":
+            out += [x.strip('"') for x in values[v.value].split('","')]
+        else:
+            out.append(v.value)
+    return out
+
+
+def _holds(cond, row, values, current=None, ci=False):
+    field = row.get(cond.field.name)
+    if cond.op in ("IN", "NOT IN"):
+        if cond.other is not None:
+            wanted = set(_vals(current.get(cond.other.name))) if current is not None else set()
+        elif any(v.kind == "star" for v in cond.values):
+            return cond.op == "IN"
+        else:
+            wanted = set(_literals(cond, values))
+        have = set(_vals(field))
+        if ci:
+            have, wanted = {h.lower() for h in have}, {w.lower() for w in wanted}
+        return bool(have & wanted) == (cond.op == "IN")
+    if field is None or pd.isna(field):
+        return False
+    if cond.other is not None:
+        other = None if current is None else current.get(cond.other.name)
+        return other is not None and not pd.isna(other) and OPS[cond.op](float(field), float(other))
+    return OPS[cond.op](float(field), float(_literals(cond, values)[0]))
+
+
+def expected_items(text, items, events, users, user, current_item, values):
+    parsed = parse_filter(text)
+    all_items = set(items.ITEM_ID)
+    by_id = items.set_index("ITEM_ID").to_dict("index")
+    current = None if current_item not in by_id else by_id[current_item]
+    user_row = users.set_index("USER_ID").to_dict("index").get(user)
+    mine = events[events.USER_ID == user].copy()
+    mine["et"] = mine.EVENT_TYPE.str.lower()
+    mine = mine.sort_values("TIMESTAMP", ascending=False).groupby("et").head(100)
+    includes, excludes, any_include = set(), set(), False
+    for e in parsed.expressions:
+        if any(v.kind == "param" and v.value not in values for c in e.conditions for v in c.values):
+            if e.action == "EXCLUDE":
+                continue
+        if e.if_conditions and (user_row is None or not all(
+                _holds(c, user_row, values) for c in e.if_conditions)):
+            continue
+        if e.dataset == "Items":
+            members = {i for i in all_items if any(all(_holds(c, by_id[i], values, current) for c in clause)
+                                                   for clause in e.clauses)}
+        else:
+            members = {r.ITEM_ID for r in mine.itertuples() if any(
+                all(_holds(c, r._asdict(), values, ci=c.field.name == "EVENT_TYPE") for c in clause)
+                for clause in e.clauses)}
+        if e.action == "INCLUDE":
+            any_include = True
+            includes |= members
+        else:
+            excludes |= members
+    return (includes if any_include else all_items) - excludes
+
+
+def sql_items(pp, text, user, current_item, values):
+    group = pp.catalog.get("dataset-group", "shop")
+    predicate, params = compile_filter(parse_filter(text), pp._schemas_of(group), "shop", values, "c.ITEM_ID")
+    sql = f"SELECT c.ITEM_ID FROM shop.items c WHERE {predicate}"
+    rows = pp.con.execute(sql, used_params(sql, {"user_id": user, "item_id": current_item, **params})).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize("text", ITEM_DOCS)
+@pytest.mark.parametrize("user,current", [("u1", "i3"), ("u2", "i7"), ("u5", "i0"), ("nobody", "nope")])
+def test_documented_filters_match_the_python_evaluation(shop, text, user, current):
+    pp, items, events, users = shop
+    values = {k: v for k, v in VALUES.items() if f"${k}" in text}
+    want = expected_items(text, items, events, users, user, current, values)
+    assert sql_items(pp, text, user, current, values) == want
+
+
+def test_some_documented_filters_really_filter(shop):
+    pp, items, events, users = shop
+    sizes = {t: len(sql_items(pp, t, "u1", "i3", {k: v for k, v in VALUES.items() if f"${k}" in t}))
+             for t in ITEM_DOCS}
+    assert sum(1 for n in sizes.values() if 0 < n < 40) >= 15
+
+
+def test_exclude_without_values_is_skipped_include_without_values_fails(shop):
+    pp = shop[0]
+    assert len(sql_items(pp, "EXCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORY)", "u1", None, {})) == 40
+    with pytest.raises(pypersonalize.InvalidInput, match=r"\$GENRE"):
+        sql_items(pp, "INCLUDE ItemID WHERE Items.GENRE IN ($GENRE)", "u1", None, {})
+
+
+@pytest.mark.parametrize("text,words", [
+    ('INCLUDE ItemID WHERE Items.NOPE IN ("a")', "no field NOPE"),
+    ('INCLUDE ItemID WHERE Items.PRICE IN ("a")', "IN and NOT IN match strings"),
+    ('INCLUDE ItemID WHERE Items.GENRE > 3', "compares numbers"),
+    ('INCLUDE ItemID WHERE Items.GENRE IN ("a") AND Interactions.EVENT_TYPE IN ("b")', "one dataset"),
+    ('INCLUDE ItemID WHERE Items.GENRE IN ("*")', "Interactions.EVENT_TYPE"),
+    ('INCLUDE ItemID WHERE Items.A IN ("a")', "no field A"),
+])
+def test_bad_filters_are_refused_at_creation(shop, text, words):
+    with pytest.raises(pypersonalize.InvalidInput, match=words):
+        shop[0].create_filter(name="bad", dataset_group="shop", filter_expression=text)
+
+
+def test_a_filtered_request_returns_n_items_when_n_pass(shop):
+    pp = shop[0]
+    pp.create_solution(name="pop", dataset_group="shop", recipe="aws-popularity-count")
+    # The data has fewer than 1000 interactions; train on a bigger copy of it.
+    big = pd.concat([shop[2].assign(USER_ID=shop[2].USER_ID + f"-{k}") for k in range(12)])
+    pp.create_dataset_import_job(dataset="Interactions", dataset_group="shop", data_source=big,
+                                 import_mode="INCREMENTAL")
+    version = pp.create_solution_version("pop")["solutionVersionArn"]
+    pp.create_campaign(name="pop-live", solution_version=version)
+    pp.create_filter(name="cheap", dataset_group="shop", filter_expression="INCLUDE ItemID WHERE Items.PRICE <= $PRICE")
+    cheap = set(shop[1][shop[1].PRICE <= 50].ITEM_ID)
+    plain = [r["itemId"] for r in pp.get_recommendations(campaign="pop-live", user_id="u1", num_results=40)["itemList"]]
+    got = pp.get_recommendations(campaign="pop-live", user_id="u1", num_results=5, filter="cheap",
+                                 filter_values={"PRICE": '"50"'})["itemList"]
+    assert [r["itemId"] for r in got] == [i for i in plain if i in cheap][:5]
+    assert pp.list_filters(dataset_group="shop")["Filters"][0]["name"] == "cheap"
