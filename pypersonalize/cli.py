@@ -408,11 +408,11 @@ def recipe_describe(pp, recipe):
     return pp.describe_recipe(recipe)["recipe"]
 
 
-def _parse_hyperparameters(values) -> dict:
+def _parse_pairs(values, option: str) -> dict:
     out = {}
     for item in values:
         if "=" not in item:
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--hp")
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint=option)
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
@@ -442,7 +442,7 @@ def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type
             --hp min_cointeraction_count=2 --event-type Watch
     """
     return pp.create_solution(name=name, dataset_group=dataset_group, recipe=recipe,
-                              hyperparameters=_parse_hyperparameters(hyperparameters),
+                              hyperparameters=_parse_pairs(hyperparameters, "--hp"),
                               event_type=event_type, event_value_threshold=event_value_threshold)
 
 
@@ -700,22 +700,90 @@ def refresh_command(pp, dataset_group, force):
             + [{"recommender": n, "action": "up to date", "reason": ""} for n in result["upToDate"]])
 
 
+@main.group("filter")
+def filter_group():
+    """Create, list, describe and delete filters (Personalize filter expressions)."""
+
+
+@filter_group.command("create")
+@click.argument("name")
+@click.option("--dataset-group", required=True)
+@click.option("--expression", "filter_expression", required=True,
+              help="A Personalize filter expression.")
+@output_options
+def filter_create(pp, name, dataset_group, filter_expression):
+    """Create a filter after checking it against the dataset group's schemas.
+
+    \b
+    Example:
+        pypersonalize filter create unwatched --dataset-group movies \\
+            --expression 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")'
+    """
+    return pp.create_filter(name=name, dataset_group=dataset_group, filter_expression=filter_expression)
+
+
+@filter_group.command("list")
+@_dg_option
+@output_options
+def filter_list(pp, dataset_group):
+    """List filters.
+
+    \b
+    Example:
+        pypersonalize filter list --dataset-group movies
+    """
+    return pp.list_filters(dataset_group=dataset_group)["Filters"]
+
+
+@filter_group.command("describe")
+@click.argument("filter_name")
+@output_options
+def filter_describe(pp, filter_name):
+    """Describe a filter.
+
+    \b
+    Example:
+        pypersonalize filter describe unwatched
+    """
+    return pp.describe_filter(filter_name)["filter"]
+
+
+@filter_group.command("delete")
+@click.argument("filter_name")
+@output_options
+def filter_delete(pp, filter_name):
+    """Delete a filter.
+
+    \b
+    Example:
+        pypersonalize filter delete unwatched
+    """
+    pp.delete_filter(filter_name)
+
+
 @main.command("recommend")
 @click.option("--campaign", default=None)
 @click.option("--recommender", default=None)
 @click.option("--user-id", default=None)
 @click.option("--item-id", default=None)
 @click.option("-n", "--num-results", type=int, default=25, show_default=True)
+@click.option("--filter", "filter_name", default=None, help="A filter's name or ARN.")
+@click.option("--filter-value", "filter_values", multiple=True, metavar='NAME=\'"v1","v2"\'',
+              help="A value for a $NAME of the filter, in Personalize's quoting; repeatable.")
 @output_options
-def recommend_command(pp, campaign, recommender, user_id, item_id, num_results):
+def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, filter_name,
+                      filter_values):
     """Get recommendations from a campaign or recommender.
 
     \b
     Example:
         pypersonalize recommend --recommender because-you-watched --user-id u1 --item-id m7 -n 10
+        pypersonalize recommend --recommender top --user-id u1 --filter by-genre \\
+            --filter-value 'GENRE="Comedy","Drama"'
     """
     out = pp.get_recommendations(campaign=campaign, recommender=recommender, user_id=user_id,
-                                 item_id=item_id, num_results=num_results)
+                                 item_id=item_id, num_results=num_results, filter=filter_name,
+                                 filter_values=_parse_pairs(filter_values, "--filter-value") or None)
     ctx = click.get_current_context().obj
     if ctx.fmt == "json":
         return out

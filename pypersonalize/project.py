@@ -23,9 +23,9 @@ import duckdb
 from . import datacheck, domains, importer
 from .catalog import Catalog, Record, check_name
 from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
+from .filters import FiltersAPI
 from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
-from .filters import FiltersAPI
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
 from .sqlkit import one, quote_ident, quote_literal, render, statements

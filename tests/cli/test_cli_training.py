@@ -91,3 +91,25 @@ def test_cli_errors(cli):
     assert bad.exit_code == 1 and "needs item_id" in bad.output
     bad = cli("recommend", "--recommender", "byw", "--user-id", "u1", "--item-id", "m1", "-n", "501")
     assert bad.exit_code == 1 and "num_results" in bad.output
+
+
+def test_filter_commands_and_filtered_recommendations(cli):
+    cli("recommender", "create", "top", "--dataset-group", "movies", "--use-case", "Most popular")
+    out = _json(cli("--format", "json", "filter", "create", "by-genre", "--dataset-group", "movies",
+                    "--expression", "INCLUDE ItemID WHERE Items.GENRES IN ($GENRE)"))
+    assert out["filterArn"].endswith("filter/by-genre")
+    assert [f["name"] for f in _json(cli("--format", "json", "filter", "list"))] == ["by-genre"]
+    assert _json(cli("--format", "json", "filter", "describe", "by-genre"))["filterExpression"].startswith("INCLUDE")
+    recs = _json(cli("--format", "json", "recommend", "--recommender", "top", "--user-id", "u1", "-n", "5",
+                     "--filter", "by-genre", "--filter-value", 'GENRE="Comedy"'))["itemList"]
+    with pypersonalize.open(cli.db, quiet=True) as pp:
+        comedies = {i for (i,) in pp.sql("SELECT ITEM_ID FROM movies.items WHERE list_contains(GENRES, 'Comedy')").fetchall()}
+        same = pp.get_recommendations(recommender="top", user_id="u1", num_results=5, filter="by-genre",
+                                      filter_values={"GENRE": '"Comedy"'})["itemList"]
+    assert len(recs) == 5 and {r["itemId"] for r in recs} <= comedies
+    assert [r["itemId"] for r in recs] == [r["itemId"] for r in same]
+    bad = cli("filter", "create", "x", "--dataset-group", "movies", "--expression", "INCLUDE ItemID WHERE")
+    assert bad.exit_code == 1 and "position" in bad.output
+    missing = cli("recommend", "--recommender", "top", "--user-id", "u1", "--filter", "by-genre")
+    assert missing.exit_code == 1 and "$GENRE" in missing.output
+    assert cli("filter", "delete", "by-genre").exit_code == 0
