@@ -107,8 +107,8 @@ def _check_condition(c: Condition, schemas: dict[str, Schema], dataset: str, lab
 
 
 def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
-                   filter_values: dict | None, candidate: str) -> tuple[str, dict]:
-    """SQL predicate over ``candidate`` and its parameters, for one request's values."""
+                   filter_values: dict | None, candidate: str, prefix: str = "p") -> tuple[str, dict]:
+    """SQL predicate over ``candidate`` and its parameters (``prefix``0, ...), for one request."""
     values = dict(filter_values or {})
     if len(values) > MAX_FILTER_VALUES:
         raise LimitExceeded(f"at most {MAX_FILTER_VALUES} filter values per request")
@@ -124,7 +124,7 @@ def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
                 continue      # Personalize skips an EXCLUDE expression whose value is not given
             raise InvalidInput(f"filter value(s) {', '.join('$' + m for m in missing)} missing: an "
                                "INCLUDE expression needs all its values")
-        out.append(_compile_expression(e, schemas, values, params))
+        out.append(_compile_expression(e, schemas, values, params, prefix))
     inter = schemas.get("Interactions")
     sql = render("filters/allowed_items.sql", candidate=candidate, schema_name=schema_name,
                  has_event_type=inter is not None and inter.field("EVENT_TYPE") is not None,
@@ -132,18 +132,19 @@ def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
     return sql, params
 
 
-def _compile_expression(e: Expression, schemas, values: dict, params: dict) -> dict:
+def _compile_expression(e: Expression, schemas, values: dict, params: dict, prefix: str) -> dict:
     alias = "it" if e.dataset == "Items" else "ev"
-    clauses = [[_compile_condition(c, schemas[e.dataset], alias, values, params, schemas)
+    clauses = [[_compile_condition(c, schemas[e.dataset], alias, values, params, schemas, prefix)
                 for c in clause] for clause in e.clauses]
-    ifs = [_compile_condition(c, schemas["Users"], "cu", values, params, schemas) for c in e.if_conditions]
+    ifs = [_compile_condition(c, schemas["Users"], "cu", values, params, schemas, prefix)
+           for c in e.if_conditions]
     return {"action": e.action, "kind": "items" if e.dataset == "Items" else "interactions",
             "clauses": clauses, "if_conditions": ifs,
             "uses_current_item": any(c.other is not None for c in e.conditions)}
 
 
 def _compile_condition(c: Condition, schema: Schema, alias: str, values: dict, params: dict,
-                       schemas) -> dict:
+                       schemas, prefix: str) -> dict:
     f = schema.field(c.field.name)
     out = {"col": f"{alias}.{quote_ident(f.name)}", "is_list": f.is_list, "op": c.op,
            "ci": f.name == "EVENT_TYPE" and schema.dataset_type == "Interactions",
@@ -161,7 +162,7 @@ def _compile_condition(c: Condition, schema: Schema, alias: str, values: dict, p
             raw += parse_filter_values(values[v.value], v.value)
         else:
             raw.append(v.value if v.kind == "string" else repr(v.value))
-    name = f"p{len(params)}"
+    name = f"{prefix}{len(params)}"
     if c.op in ("IN", "NOT IN"):
         params[name] = [str(x) for x in raw]
     else:
@@ -207,7 +208,8 @@ class FiltersAPI:
                 "filterExpression": rec.config["filterExpression"], "status": rec.status,
                 "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}
 
-    def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str):
+    def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str,
+                          prefix: str = "p"):
         rec = self.catalog.get("filter", filter_ref)
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
         if group.name != group_name:
@@ -215,4 +217,4 @@ class FiltersAPI:
                                f"not {group_name!r}")
         schemas = self._schemas_of(group)
         return compile_filter(parse_filter(rec.config["filterExpression"]), schemas, group.name,
-                              filter_values, candidate)
+                              filter_values, candidate, prefix)

@@ -8,6 +8,7 @@ DuckDB client give the same answer.
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import timedelta
 
@@ -226,7 +227,8 @@ class ServingAPI:
     def get_recommendations(self, campaign: str | None = None, recommender: str | None = None,
                             user_id: str | None = None, item_id: str | None = None,
                             num_results: int = DEFAULT_RESULTS, filter: str | None = None,
-                            filter_values: dict | None = None) -> dict:
+                            filter_values: dict | None = None, promotions: list | None = None,
+                            seed: int | None = None) -> dict:
         """Personalize's GetRecommendations: ``{"itemList": [{"itemId", "score"}], "recommendationId"}``.
 
         >>> pp.get_recommendations(recommender="top-movies", user_id="u1", num_results=3)  # doctest: +SKIP
@@ -254,6 +256,8 @@ class ServingAPI:
         if needs_item and item_id is None:
             raise InvalidInput(f"{kind} {name!r} needs item_id")
         request = {"endpoint": arn, "user_id": user_id, "item_id": item_id, "n": num_results}
+        if promotions:
+            return self._promoted(request, group_name, filter, filter_values, promotions, seed)
         if filter is None:
             if filter_values:
                 raise InvalidInput("filter_values given without a filter")
@@ -264,3 +268,46 @@ class ServingAPI:
                                     {**request, **params}).fetchall()
         return {"itemList": [{"itemId": item, "score": score} for _rank, item, score in rows],
                 "recommendationId": f"RID-{uuid.uuid4()}"}
+
+    def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed) -> dict:
+        """Personalize's promotions: a share of the slots for the best items of another filter.
+
+        Promoted items keep their order among themselves and take random positions among
+        the others (reproducible with ``seed``); ``percentPromotedItems`` of ``n`` is
+        rounded up, so any positive share gets at least one slot.
+        """
+        if not isinstance(promotions, list) or len(promotions) != 1 or not isinstance(promotions[0], dict):
+            raise InvalidInput("promotions must be a list with exactly one promotion (Personalize's limit)")
+        promo = promotions[0]
+        name = check_name(promo.get("name"), "promotion")
+        pct = promo.get("percentPromotedItems")
+        if isinstance(pct, bool) or not isinstance(pct, int) or not 1 <= pct <= 100:
+            raise InvalidInput(f"percentPromotedItems must be an integer from 1 to 100, got {pct!r}")
+        promo_filter = promo.get("filterArn") or promo.get("filter")
+        if not promo_filter:
+            raise InvalidInput("a promotion needs a filterArn (or filter) naming its filter")
+        n = request["n"]
+        k = -(-n * pct // 100)
+        promotion, params = self._filter_predicate(promo_filter, group_name, promo.get("filterValues"),
+                                                   "r.item_id", prefix="q")
+        if filter is not None:
+            request_filter, more = self._filter_predicate(filter, group_name, filter_values, "r.item_id")
+            params.update(more)
+        else:
+            if filter_values:
+                raise InvalidInput("filter_values given without a filter")
+            request_filter = "true"
+        rows = self.con.execute(render("serving/recommend_promoted.sql", promotion=promotion,
+                                       request_filter=request_filter),
+                                {**request, "k": k, **params}).fetchall()
+        promoted = [{"itemId": item, "score": score, "promotionName": name}
+                    for is_promo, _rank, item, score in rows if is_promo]
+        others = [{"itemId": item, "score": score} for is_promo, _rank, item, score in rows if not is_promo]
+        total = len(promoted) + len(others)
+        slots = sorted(random.Random(seed).sample(range(total), len(promoted)))
+        merged, p, o = [], iter(promoted), iter(others)
+        for position in range(total):
+            merged.append(next(p) if slots and position == slots[0] else next(o))
+            if slots and position == slots[0]:
+                slots.pop(0)
+        return {"itemList": merged, "recommendationId": f"RID-{uuid.uuid4()}"}
