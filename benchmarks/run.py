@@ -4,6 +4,7 @@ Sections (each a module beside this file):
   imports  validated CSV import vs duckdb-raw, pandas, pandas+checks       (imports.py)
   sims     SIMS training in SQL vs a scipy.sparse peer, time split, peak RSS (sims.py)
   serving  recommendations/s: Python API, SQL macro, batch macro         (serving.py)
+  filters  request latency with and without a filter, MovieLens 100K    (filters.py)
 
 Usage: python benchmarks/run.py [--quick] [--only imports|sims|serving] [--repeat N] [--output PATH]
 A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
@@ -23,7 +24,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "serving")
+SECTIONS = ("imports", "sims", "serving", "filters")
 RESULTS = HERE / "RESULTS.md"
 
 
