@@ -68,7 +68,7 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
         requests = [pairs[k] for k in rng.choice(len(pairs), REQUESTS_QUICK if quick else REQUESTS, replace=False)]
         with pypersonalize.open(db, quiet=True) as pp:
             for campaign in ("sims", "popular"):
-                def call(user, item, **kw):
+                def call(user, item, campaign=campaign, **kw):
                     return pp.get_recommendations(campaign=campaign, user_id=user, item_id=item,
                                                   num_results=N, **kw)["itemList"]
 
