@@ -14,7 +14,7 @@ from .catalog import Record, check_name
 from .errors import InvalidInput, LimitExceeded, ResourceAlreadyExists
 from .filter_parser import Condition, Expression, Filter, parse_filter
 from .schemas import Schema
-from .sqlkit import quote_ident, render
+from .sqlkit import execute_all, quote_ident, quote_literal, render
 
 INTERACTIONS_WINDOW = 100     # most recent interactions per user and event type
 MAX_FIELDS_PER_FILTER = 5
@@ -109,6 +109,22 @@ def _check_condition(c: Condition, schemas: dict[str, Schema], dataset: str, lab
 def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
                    filter_values: dict | None, candidate: str, prefix: str = "p") -> tuple[str, dict]:
     """SQL predicate over ``candidate`` and its parameters (``prefix``0, ...), for one request."""
+    return _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, macro=False)
+
+
+def compile_filter_macro(parsed: Filter, schemas: dict[str, Schema], schema_name: str) -> str:
+    """The predicate for a stored macro: values come from its ``filter_values`` MAP argument.
+
+    Literal values of the expression are written into the macro as quoted literals (DDL
+    takes no parameters); request values are read from the map at run time. The macro's
+    parameters are pp_candidate, pp_user, pp_item, pp_values: DuckDB refuses a macro whose
+    parameter shares its name with a column of a table it reads (USER_ID, ITEM_ID).
+    """
+    sql, _ = _compile(parsed, schemas, schema_name, None, "pp_candidate", "p", macro=True)
+    return sql
+
+
+def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, macro: bool):
     values = dict(filter_values or {})
     if len(values) > MAX_FILTER_VALUES:
         raise LimitExceeded(f"at most {MAX_FILTER_VALUES} filter values per request")
@@ -118,25 +134,41 @@ def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
     params: dict[str, Any] = {}
     out = []
     for e in parsed.expressions:
-        missing = sorted(p for p in e.parameters() if p not in values)
-        if missing:
-            if e.action == "EXCLUDE":
-                continue      # Personalize skips an EXCLUDE expression whose value is not given
-            raise InvalidInput(f"filter value(s) {', '.join('$' + m for m in missing)} missing: an "
-                               "INCLUDE expression needs all its values")
-        out.append(_compile_expression(e, schemas, values, params, prefix))
+        guards = []
+        if macro:
+            # Decided per call inside the macro: an EXCLUDE expression without its values
+            # is skipped, an INCLUDE one fails.
+            for key in sorted(e.parameters()):
+                present = f"pp_values[{quote_literal(key)}] IS NOT NULL"
+                guards.append(present if e.action == "EXCLUDE" else
+                              f"CASE WHEN {present} THEN true ELSE error("
+                              f"{quote_literal('pp_recommend_filtered: filter value $' + key + ' missing')}) END")
+        else:
+            missing = sorted(p for p in e.parameters() if p not in values)
+            if missing:
+                if e.action == "EXCLUDE":
+                    continue      # Personalize skips an EXCLUDE expression whose value is not given
+                raise InvalidInput(f"filter value(s) {', '.join('$' + m for m in missing)} missing: an "
+                                   "INCLUDE expression needs all its values")
+        compiled = _compile_expression(e, schemas, values, params, prefix, macro)
+        compiled["guards"] = guards
+        out.append(compiled)
     inter = schemas.get("Interactions")
     sql = render("filters/allowed_items.sql", candidate=candidate, schema_name=schema_name,
+                 user_ref="pp_user" if macro else "$user_id",
+                 item_ref="pp_item" if macro else "$item_id",
                  has_event_type=inter is not None and inter.field("EVENT_TYPE") is not None,
+                 interaction_columns=[n for n in (inter.names if inter else []) if n != "USER_ID"],
                  expressions=out, window=INTERACTIONS_WINDOW)
     return sql, params
 
 
-def _compile_expression(e: Expression, schemas, values: dict, params: dict, prefix: str) -> dict:
+def _compile_expression(e: Expression, schemas, values: dict, params: dict, prefix: str,
+                        macro: bool = False) -> dict:
     alias = "it" if e.dataset == "Items" else "ev"
-    clauses = [[_compile_condition(c, schemas[e.dataset], alias, values, params, schemas, prefix)
+    clauses = [[_compile_condition(c, schemas[e.dataset], alias, values, params, schemas, prefix, macro)
                 for c in clause] for clause in e.clauses]
-    ifs = [_compile_condition(c, schemas["Users"], "cu", values, params, schemas, prefix)
+    ifs = [_compile_condition(c, schemas["Users"], "cu", values, params, schemas, prefix, macro)
            for c in e.if_conditions]
     return {"action": e.action, "kind": "items" if e.dataset == "Items" else "interactions",
             "clauses": clauses, "if_conditions": ifs,
@@ -144,20 +176,23 @@ def _compile_expression(e: Expression, schemas, values: dict, params: dict, pref
 
 
 def _compile_condition(c: Condition, schema: Schema, alias: str, values: dict, params: dict,
-                       schemas, prefix: str) -> dict:
+                       schemas, prefix: str, macro: bool = False) -> dict:
     f = schema.field(c.field.name)
     out = {"col": f"{alias}.{quote_ident(f.name)}", "is_list": f.is_list, "op": c.op,
            "ci": f.name == "EVENT_TYPE" and schema.dataset_type == "Interactions",
-           "star": False, "other": None, "other_is_list": False, "param": None}
+           "star": False, "other": None, "other_is_list": False, "value": None}
     if c.other is not None:
         other = schemas["Items"].field(c.other.name)
         out.update(other=f"ci.{quote_ident(other.name)}", other_is_list=other.is_list)
         return out
+    if any(v.kind == "star" for v in c.values):
+        out["star"] = True
+        return out
+    if macro:
+        out["value"] = _macro_value(c)
+        return out
     raw: list[str] = []
     for v in c.values:
-        if v.kind == "star":
-            out["star"] = True
-            return out
         if v.kind == "param":
             raw += parse_filter_values(values[v.value], v.value)
         else:
@@ -172,8 +207,24 @@ def _compile_condition(c: Condition, schema: Schema, alias: str, values: dict, p
             params[name] = float(raw[0])
         except ValueError:
             raise InvalidInput(f"{c.field} {c.op}: expected a number, got {raw[0]!r}") from None
-    out["param"] = name
+    out["value"] = f"${name}"
     return out
+
+
+def _macro_value(c: Condition) -> str:
+    """SQL for a condition's operand inside a stored macro."""
+    (first, *_rest) = c.values
+    if c.op in ("IN", "NOT IN"):
+        if first.kind == "param":
+            return f"pp_filter_values(pp_values, {quote_literal(first.value)})"
+        return "[" + ", ".join(quote_literal(v.value if v.kind == "string" else repr(v.value))
+                               for v in c.values) + "]"
+    if first.kind == "param":
+        return f"TRY_CAST(pp_filter_values(pp_values, {quote_literal(first.value)})[1] AS DOUBLE)"
+    try:
+        return repr(float(first.value))
+    except ValueError:
+        raise InvalidInput(f"{c.field} {c.op}: expected a number, got {first.value!r}") from None
 
 
 class FiltersAPI:
@@ -188,9 +239,21 @@ class FiltersAPI:
         if self.catalog.select("filter", name=name):
             raise ResourceAlreadyExists(f"filter {name!r} already exists")
         arn = self.catalog.arn("filter", name)
-        self.catalog.add(arn=arn, kind="filter", name=name, dataset_group_arn=group.arn,
-                         config={"filterExpression": filter_expression})
+        with self._transaction():
+            self.catalog.add(arn=arn, kind="filter", name=name, dataset_group_arn=group.arn,
+                             config={"filterExpression": filter_expression})
+            self._refresh_filter_macros()
         return {"filterArn": arn}
+
+    def _refresh_filter_macros(self) -> None:
+        """(Re)create the per-filter SQL macros and the dispatching pp_recommend_filtered."""
+        filters = []
+        for rec in self.catalog.select("filter"):
+            group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+            predicate = compile_filter_macro(parse_filter(rec.config["filterExpression"]),
+                                             self._schemas_of(group), group.name)
+            filters.append({"name": rec.name, "predicate": predicate})
+        execute_all(self.con, render("filters/macros.sql", filters=filters))
 
     def describe_filter(self, filter: str) -> dict:
         return {"filter": self._filter_dict(self.catalog.get("filter", filter))}
@@ -200,7 +263,11 @@ class FiltersAPI:
         return {"Filters": [self._filter_dict(r) for r in self.catalog.select("filter", dataset_group_arn=group_arn)]}
 
     def delete_filter(self, filter: str) -> None:
-        self.catalog.remove(self.catalog.get("filter", filter))
+        rec = self.catalog.get("filter", filter)
+        with self._transaction():
+            self.catalog.remove(rec)
+            self.con.execute(f"DROP MACRO IF EXISTS {quote_ident('pp_filter__' + rec.name)}")
+            self._refresh_filter_macros()
 
     @staticmethod
     def _filter_dict(rec: Record) -> dict:

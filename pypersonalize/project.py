@@ -72,6 +72,7 @@ class Project(SolutionsAPI, ServingAPI, FiltersAPI):
                     for statement in statements(render(template)):
                         self.con.execute(statement)
                 self._refresh_interactions_view()
+                self._refresh_filter_macros()
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -3,29 +3,35 @@
 -- no INCLUDE expression applies) minus (union of EXCLUDE sets). An expression with an IF
 -- clause applies only when the requesting user matches it.
 -- Output: a boolean SQL expression over {{ candidate }} (a quoted column).
--- vars: candidate, schema_name, has_event_type, expressions (list of {action, kind: items|interactions,
+-- vars: interaction_columns (every Interactions field but USER_ID), candidate, user_ref, item_ref (SQL for the request's user and item: $user_id and
+--       $item_id, or a macro's parameters), schema_name, has_event_type, expressions (list of {action, kind: items|interactions,
 --       clauses: [[condition dict]], if_conditions: [condition dict], uses_current_item}),
 --       window (interactions considered per user and event type)
--- params: $user_id, $item_id, and one parameter per condition (p0, p1, ...)
+-- params: whatever user_ref, item_ref and the conditions' values name
+-- Every column is qualified and named (no SELECT *): inside a stored macro an unqualified
+-- USER_ID would be taken for the macro's user_id parameter (identifiers are
+-- case-insensitive), and SELECT * of a table with USER_ID conflicts with it.
 {% from "filters/_conditions.sql" import predicate %}
 {% set g = schema_name|ident %}
 {% macro applies(e) -%}
-{% if e.if_conditions -%}
+{% for guard in e.guards %}{{ guard }} AND {% endfor %}
+{%- if e.if_conditions -%}
 coalesce((SELECT {% for c in e.if_conditions %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}
-          FROM {{ g }}.users cu WHERE cu.USER_ID = $user_id), false)
+          FROM {{ g }}.users cu WHERE cu.USER_ID = {{ user_ref }}), false)
 {%- else %}true{% endif %}
 {%- endmacro %}
 {% macro member(e) -%}
 {% if e.kind == "items" -%}
 {{ candidate }} IN (
     SELECT it.ITEM_ID FROM {{ g }}.items it
-    {% if e.uses_current_item %}JOIN (SELECT * FROM {{ g }}.items WHERE ITEM_ID = $item_id) ci ON true{% endif %}
+    {% if e.uses_current_item %}LEFT JOIN (SELECT * FROM {{ g }}.items cur WHERE cur.ITEM_ID = {{ item_ref }}) ci ON true{% endif %}
     WHERE {% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %})
 {%- else -%}
 {{ candidate }} IN (
     SELECT ev.ITEM_ID FROM (
-        SELECT *, row_number() OVER ({% if has_event_type %}PARTITION BY lower(EVENT_TYPE) {% endif %}ORDER BY "TIMESTAMP" DESC) AS pp_recent
-        FROM {{ g }}.interactions WHERE USER_ID = $user_id) ev
+        SELECT {% for col in interaction_columns %}mine.{{ col|ident }}, {% endfor %}
+               row_number() OVER ({% if has_event_type %}PARTITION BY lower(mine.EVENT_TYPE) {% endif %}ORDER BY mine."TIMESTAMP" DESC) AS pp_recent
+        FROM {{ g }}.interactions mine WHERE mine.USER_ID = {{ user_ref }}) ev
     WHERE ev.pp_recent <= {{ window }}
       AND ({% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %}))
 {%- endif %}

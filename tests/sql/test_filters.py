@@ -211,3 +211,47 @@ def test_a_filtered_request_returns_n_items_when_n_pass(shop):
                                  filter_values={"PRICE": '"50"'})["itemList"]
     assert [r["itemId"] for r in got] == [i for i in plain if i in cheap][:5]
     assert pp.list_filters(dataset_group="shop")["Filters"][0]["name"] == "cheap"
+
+
+@pytest.fixture(scope="module")
+def shop_campaign(shop):
+    pp = shop[0]
+    if not pp.list_campaigns()["campaigns"]:
+        big = pd.concat([shop[2].assign(USER_ID=shop[2].USER_ID + f"-{k}") for k in range(12)])
+        pp.create_dataset_import_job(dataset="Interactions", dataset_group="shop", data_source=big,
+                                     import_mode="INCREMENTAL")
+        pp.create_solution(name="pop", dataset_group="shop", recipe="aws-popularity-count")
+        pp.create_campaign(name="pop-live", solution_version=pp.create_solution_version("pop")["solutionVersionArn"])
+    return pp
+
+
+@pytest.mark.parametrize("k,text", list(enumerate(ITEM_DOCS)))
+def test_sql_macro_gives_the_same_filtered_answer(shop_campaign, k, text):
+    pp = shop_campaign
+    name = f"doc{k}"
+    if not pp.catalog.select("filter", name=name):
+        pp.create_filter(name=name, dataset_group="shop", filter_expression=text)
+    values = {key: v for key, v in VALUES.items() if f"${key}" in text}
+    for user, item in (("u1", "i3"), ("u5-3", "i0"), ("nobody", None)):
+        py = pp.get_recommendations(campaign="pop-live", user_id=user, item_id=item, num_results=12,
+                                    filter=name, filter_values=values or None)["itemList"]
+        sql = pp.con.execute("SELECT item_id, score FROM pp_recommend_filtered($c, $f, user_id := $u, "
+                             "item_id := $i, n := 12, filter_values := MAP($keys::VARCHAR[], $vals::VARCHAR[]))",
+                             {"c": "pop-live", "f": name, "u": user, "i": item,
+                              "keys": list(values), "vals": list(values.values())}).fetchall()
+        assert [(r["itemId"], r["score"]) for r in py] == sql
+
+
+def test_sql_macro_rules(shop_campaign):
+    pp = shop_campaign
+    if not pp.catalog.select("filter", name="genre-param"):
+        pp.create_filter(name="genre-param", dataset_group="shop",
+                         filter_expression="INCLUDE ItemID WHERE Items.GENRE IN ($GENRE)")
+    import duckdb
+    with pytest.raises(duckdb.Error, match=r"\$GENRE missing"):
+        pp.sql("SELECT * FROM pp_recommend_filtered('pop-live', 'genre-param', user_id := 'u1')").fetchall()
+    with pytest.raises(duckdb.Error, match="no filter named"):
+        pp.sql("SELECT * FROM pp_recommend_filtered('pop-live', 'nope', user_id := 'u1')").fetchall()
+    pp.delete_filter("genre-param")
+    with pytest.raises(duckdb.Error, match="no filter named"):
+        pp.sql("SELECT * FROM pp_recommend_filtered('pop-live', 'genre-param', user_id := 'u1')").fetchall()

@@ -1,0 +1,33 @@
+-- Filters in plain SQL. One scalar macro per stored filter, "pp_filter__<name>"(pp_candidate,
+-- pp_user, pp_item, pp_values) -> boolean, and one table macro that dispatches on the
+-- filter's name:
+--   pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
+--                         n := 25, filter_values := NULL)  -> (rank, item_id, score)
+-- filter_values is a MAP(VARCHAR, VARCHAR) in Personalize's quoting, e.g.
+--   MAP {'GENRE': '"Comedy","Drama"'}. Rebuilt whenever a filter is created or deleted.
+-- vars: filters (list of {name, predicate})
+CREATE OR REPLACE MACRO pp_filter_values(filter_values, key) AS
+    CASE WHEN filter_values[key] IS NULL THEN NULL
+         WHEN contains(filter_values[key], '"')
+         THEN regexp_extract_all(filter_values[key], '"((?:[^"\\]|\\.)*)"', 1)
+         ELSE [trim(filter_values[key])] END;
+{% for f in filters %}
+CREATE OR REPLACE MACRO {{ ("pp_filter__" ~ f.name)|ident }}(pp_candidate, pp_user, pp_item, pp_values) AS (
+{{ f.predicate }}
+);
+{% endfor %}
+CREATE OR REPLACE MACRO pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
+                                              n := 25, filter_values := NULL) AS TABLE
+SELECT passed.pos AS rank, passed.item_id, passed.score
+FROM (
+    SELECT CAST(row_number() OVER (ORDER BY r.rank) AS INTEGER) AS pos, r.item_id, r.score
+    FROM pp_recommend(endpoint, user_id := user_id, item_id := item_id, n := 2147483647) r
+    WHERE CASE
+{% for f in filters %}
+        WHEN filter_name = {{ f.name|literal }} THEN {{ ("pp_filter__" ~ f.name)|ident }}(r.item_id, user_id, item_id, filter_values)
+{% endfor %}
+        WHEN filter_name IS NULL THEN error('pp_recommend_filtered: filter_name is NULL')
+        ELSE error('pp_recommend_filtered: no filter named ' || filter_name) END
+) passed
+WHERE passed.pos <= n
+ORDER BY passed.pos;
