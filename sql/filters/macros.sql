@@ -4,7 +4,12 @@
 --   pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
 --                         n := 25, filter_values := NULL)  -> (rank, item_id, score)
 -- filter_values is a MAP(VARCHAR, VARCHAR) in Personalize's quoting, e.g.
---   MAP {'GENRE': '"Comedy","Drama"'}. Rebuilt whenever a filter is created or deleted.
+--   MAP {'GENRE': '"Comedy","Drama"'}. The batch form answers every row of a table or view
+-- with columns user_id, item_id and filter_values (per-request values, as the batch
+-- inference input's filterValues):
+--   pp_recommend_filtered_batch(endpoint, filter_name, requests, n := 25)
+--       -> (user_id, item_id, rank, recommended_item_id, score)
+-- Rebuilt whenever a filter is created or deleted.
 -- vars: filters (list of {name, predicate})
 CREATE OR REPLACE MACRO pp_filter_values(filter_values, key) AS
     CASE WHEN filter_values[key] IS NULL THEN NULL
@@ -31,3 +36,11 @@ FROM (
 ) passed
 WHERE passed.pos <= n
 ORDER BY passed.pos;
+
+CREATE OR REPLACE MACRO pp_recommend_filtered_batch(endpoint, filter_name, requests, n := 25) AS TABLE
+SELECT q.user_id, q.item_id, r.rank, r.item_id AS recommended_item_id, r.score
+FROM query_table(requests) q,
+     LATERAL (SELECT * FROM pp_recommend_filtered(endpoint, filter_name, user_id := q.user_id,
+                                                  item_id := q.item_id, n := n,
+                                                  filter_values := q.filter_values)) r
+ORDER BY q.user_id, q.item_id, r.rank;

@@ -255,3 +255,26 @@ def test_sql_macro_rules(shop_campaign):
     pp.delete_filter("genre-param")
     with pytest.raises(duckdb.Error, match="no filter named"):
         pp.sql("SELECT * FROM pp_recommend_filtered('pop-live', 'genre-param', user_id := 'u1')").fetchall()
+
+
+def test_batch_macro_takes_values_per_request(shop_campaign):
+    pp = shop_campaign
+    if not pp.catalog.select("filter", name="genre-batch"):
+        pp.create_filter(name="genre-batch", dataset_group="shop",
+                         filter_expression="INCLUDE ItemID WHERE Items.GENRE IN ($GENRE) | "
+                                           "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($SEEN)")
+    requests = [("u1", None, {"GENRE": '"comedy"'}), ("u2", "i3", {"GENRE": '"drama","horror"', "SEEN": '"click"'}),
+                ("u3", None, {"GENRE": '"Comedy"', "SEEN": '"*"'})]
+    pp.sql("CREATE OR REPLACE TEMP TABLE batch_requests (user_id VARCHAR, item_id VARCHAR, "
+           "filter_values MAP(VARCHAR, VARCHAR))")
+    for user, item, values in requests:
+        pp.con.execute("INSERT INTO batch_requests VALUES ($u, $i, MAP($k::VARCHAR[], $v::VARCHAR[]))",
+                       {"u": user, "i": item, "k": list(values), "v": list(values.values())})
+    batch = pp.sql("SELECT user_id, item_id, rank, recommended_item_id, score FROM "
+                   "pp_recommend_filtered_batch('pop-live', 'genre-batch', 'batch_requests', n := 6)").fetchall()
+    expected = []
+    for user, item, values in requests:
+        out = pp.get_recommendations(campaign="pop-live", user_id=user, item_id=item, num_results=6,
+                                     filter="genre-batch", filter_values=values)["itemList"]
+        expected += [(user, item, k + 1, r["itemId"], r["score"]) for k, r in enumerate(out)]
+    assert sorted(batch, key=repr) == sorted(expected, key=repr) and len(expected) > 6
