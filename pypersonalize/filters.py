@@ -55,17 +55,23 @@ def parse_filter_values(raw: Any, name: str) -> list[str]:
 def check_filter(parsed: Filter, schemas: dict[str, Schema]) -> None:
     """Refuse what Personalize refuses: unknown fields, mixed datasets, textual fields, …"""
     fields = set()
+    targets = {e.target for e in parsed.expressions}
+    if len(targets) > 1:
+        raise InvalidInput(f"all expressions of a filter must select the same kind; this one mixes "
+                           f"{', '.join(sorted(targets))}")
     for e in parsed.expressions:
-        if e.target != "ItemID":
-            raise InvalidInput(f"{e.target} filters are not supported yet (item filters only); "
-                               "UserID filters come with batch segment jobs")
+        if e.target == "ActionID":
+            raise InvalidInput("ActionID filters need Actions datasets, which are not supported yet")
         datasets = {c.field.dataset for c in e.conditions}
         if len(datasets) > 1:
             raise InvalidInput(f"an expression may use one dataset; this one uses {', '.join(sorted(datasets))} "
                                "(chain expressions with | instead)")
         dataset = e.dataset
-        if dataset not in ("Items", "Interactions"):
-            raise InvalidInput(f"item filters read Items or Interactions, not {dataset}")
+        allowed = ("Items", "Interactions") if e.target == "ItemID" else ("Users", "Interactions")
+        if dataset not in allowed:
+            raise InvalidInput(f"{e.target} filters read {' or '.join(allowed)}, not {dataset}")
+        if e.target == "UserID" and (e.if_conditions or any(c.other for c in e.conditions)):
+            raise InvalidInput("UserID filters take neither an IF CurrentUser clause nor CurrentItem")
         for c in e.conditions:
             fields.add(str(c.field))
             _check_condition(c, schemas, dataset)
@@ -163,14 +169,18 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
     return sql, params
 
 
+_KIND = {("ItemID", "Items"): ("items", "it"), ("ItemID", "Interactions"): ("interactions", "ev"),
+         ("UserID", "Users"): ("users", "us"), ("UserID", "Interactions"): ("user_events", "ev")}
+
+
 def _compile_expression(e: Expression, schemas, values: dict, params: dict, prefix: str,
                         macro: bool = False) -> dict:
-    alias = "it" if e.dataset == "Items" else "ev"
+    kind, alias = _KIND[(e.target, e.dataset)]
     clauses = [[_compile_condition(c, schemas[e.dataset], alias, values, params, schemas, prefix, macro)
                 for c in clause] for clause in e.clauses]
     ifs = [_compile_condition(c, schemas["Users"], "cu", values, params, schemas, prefix, macro)
            for c in e.if_conditions]
-    return {"action": e.action, "kind": "items" if e.dataset == "Items" else "interactions",
+    return {"action": e.action, "kind": kind,
             "clauses": clauses, "if_conditions": ifs,
             "uses_current_item": any(c.other is not None for c in e.conditions)}
 
@@ -250,9 +260,10 @@ class FiltersAPI:
         filters = []
         for rec in self.catalog.select("filter"):
             group = self.catalog.get("dataset-group", rec.dataset_group_arn)
-            predicate = compile_filter_macro(parse_filter(rec.config["filterExpression"]),
-                                             self._schemas_of(group), group.name)
-            filters.append({"name": rec.name, "predicate": predicate})
+            parsed = parse_filter(rec.config["filterExpression"])
+            predicate = compile_filter_macro(parsed, self._schemas_of(group), group.name)
+            filters.append({"name": rec.name, "predicate": predicate,
+                            "items": parsed.expressions[0].target == "ItemID"})
         execute_all(self.con, render("filters/macros.sql", filters=filters))
 
     def describe_filter(self, filter: str) -> dict:
@@ -279,9 +290,12 @@ class FiltersAPI:
                           prefix: str = "p"):
         rec = self.catalog.get("filter", filter_ref)
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        parsed = parse_filter(rec.config["filterExpression"])
+        if parsed.expressions[0].target != "ItemID":
+            raise InvalidInput(f"filter {rec.name!r} selects users (UserID); recommendations need an "
+                               "ItemID filter")
         if group.name != group_name:
             raise InvalidInput(f"filter {rec.name!r} belongs to dataset group {group.name!r}, "
                                f"not {group_name!r}")
         schemas = self._schemas_of(group)
-        return compile_filter(parse_filter(rec.config["filterExpression"]), schemas, group.name,
-                              filter_values, candidate, prefix)
+        return compile_filter(parsed, schemas, group.name, filter_values, candidate, prefix)

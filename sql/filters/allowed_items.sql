@@ -1,4 +1,6 @@
--- The items a filter lets through for one request, as a predicate on candidate ids.
+-- The items (ItemID filters) or users (UserID filters, for segments) a filter lets
+-- through, as a predicate on candidate ids. For users, Interactions conditions ask whether
+-- the candidate user has such an interaction (among their most recent per event type).
 -- Personalize's rule for chained expressions: (union of INCLUDE sets, or everything when
 -- no INCLUDE expression applies) minus (union of EXCLUDE sets). An expression with an IF
 -- clause applies only when the requesting user matches it.
@@ -21,7 +23,19 @@ coalesce((SELECT {% for c in e.if_conditions %}{{ predicate(c) }}{{ " AND " if n
 {%- else %}true{% endif %}
 {%- endmacro %}
 {% macro member(e) -%}
-{% if e.kind == "items" -%}
+{% if e.kind == "users" -%}
+{{ candidate }} IN (
+    SELECT us.USER_ID FROM {{ g }}.users us
+    WHERE {% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %})
+{%- elif e.kind == "user_events" -%}
+{{ candidate }} IN (
+    SELECT ev.USER_ID FROM (
+        SELECT mine.USER_ID, {% for col in interaction_columns %}mine.{{ col|ident }}, {% endfor %}
+               row_number() OVER (PARTITION BY mine.USER_ID{% if has_event_type %}, lower(mine.EVENT_TYPE){% endif %} ORDER BY mine."TIMESTAMP" DESC) AS pp_recent
+        FROM {{ g }}.interactions mine) ev
+    WHERE ev.pp_recent <= {{ window }}
+      AND ({% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %}))
+{%- elif e.kind == "items" -%}
 {{ candidate }} IN (
     SELECT it.ITEM_ID FROM {{ g }}.items it
     {% if e.uses_current_item %}LEFT JOIN (SELECT * FROM {{ g }}.items cur WHERE cur.ITEM_ID = {{ item_ref }}) ci ON true{% endif %}

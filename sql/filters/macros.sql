@@ -1,5 +1,6 @@
 -- Filters in plain SQL. One scalar macro per stored filter, "pp_filter__<name>"(pp_candidate,
--- pp_user, pp_item, pp_values) -> boolean, and one table macro that dispatches on the
+-- pp_user, pp_item, pp_values) -> boolean (the candidate is an item id, or a user id for a
+-- UserID filter), and one table macro that dispatches on the ItemID filters' names
 -- filter's name:
 --   pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
 --                         n := 25, filter_values := NULL)  -> (rank, item_id, score)
@@ -28,7 +29,7 @@ FROM (
     SELECT CAST(row_number() OVER (ORDER BY r.rank) AS INTEGER) AS pos, r.item_id, r.score
     FROM pp_recommend(endpoint, user_id := user_id, item_id := item_id, n := 2147483647) r
     WHERE CASE
-{% for f in filters %}
+{% for f in filters if f["items"] %}
         WHEN filter_name = {{ f.name|literal }} THEN {{ ("pp_filter__" ~ f.name)|ident }}(r.item_id, user_id, item_id, filter_values)
 {% endfor %}
         WHEN filter_name IS NULL THEN error('pp_recommend_filtered: filter_name is NULL')

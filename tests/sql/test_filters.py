@@ -33,10 +33,12 @@ INTERACTIONS_SCHEMA = {"type": "record", "name": "Interactions", "fields": [
     {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
     {"name": "EVENT_TYPE", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}]}
 USERS_SCHEMA = {"type": "record", "name": "Users", "fields": [
-    {"name": "USER_ID", "type": "string"}, {"name": "AGE", "type": ["null", "int"]}]}
+    {"name": "USER_ID", "type": "string"}, {"name": "AGE", "type": ["null", "int"]},
+    {"name": "MEMBERSHIP_STATUS", "type": ["null", "string"], "categorical": True}]}
 
 VALUES = {"GENRE": '"comedy","drama"', "CATEGORY": '"shoe"', "PRICE": '"50"',
-          "DATE": '"1700000500"', "AGE": '"30"', "EVENT_TYPE": '"click"'}
+          "DATE": '"1700000500"', "AGE": '"30"', "EVENT_TYPE": '"click"', "MEMBERSHIP": '"gold"'}
+USER_DOCS = [t for t in DOCS if "UserID" in t]
 
 
 def make_data(seed=5):
@@ -58,7 +60,8 @@ def make_data(seed=5):
             events.append({"USER_ID": f"u{u}", "ITEM_ID": f"i{rng.randrange(40)}",
                            "EVENT_TYPE": rng.choice(["click", "Click", "stream", "purchased", "favorite"]),
                            "TIMESTAMP": 1700001000 + rng.randrange(10000)})
-    users = [{"USER_ID": f"u{u}", "AGE": rng.choice([None, 17, 30, 45])} for u in range(8)]
+    users = [{"USER_ID": f"u{u}", "AGE": rng.choice([None, 17, 30, 45]),
+              "MEMBERSHIP_STATUS": rng.choice([None, "gold", "silver", "gold|silver"])} for u in range(8)]
     return pd.DataFrame(items), pd.DataFrame(events), pd.DataFrame(users).astype({"AGE": "Int64"})
 
 
@@ -278,3 +281,56 @@ def test_batch_macro_takes_values_per_request(shop_campaign):
                                      filter="genre-batch", filter_values=values)["itemList"]
         expected += [(user, item, k + 1, r["itemId"], r["score"]) for k, r in enumerate(out)]
     assert sorted(batch, key=repr) == sorted(expected, key=repr) and len(expected) > 6
+
+
+def expected_users(text, events, users, values):
+    parsed = parse_filter(text)
+    everyone = set(users.USER_ID)
+    rows = users.set_index("USER_ID").to_dict("index")
+    recent = events.assign(et=events.EVENT_TYPE.str.lower()).sort_values("TIMESTAMP", ascending=False)
+    recent = recent.groupby(["USER_ID", "et"]).head(100)
+    includes, excludes, any_include = set(), set(), False
+    for e in parsed.expressions:
+        if any(v.kind == "param" and v.value not in values for c in e.conditions for v in c.values):
+            if e.action == "EXCLUDE":
+                continue
+        if e.dataset == "Users":
+            members = {u for u in everyone if any(all(_holds(c, rows[u], values) for c in clause)
+                                                  for clause in e.clauses)}
+        else:
+            members = {r.USER_ID for r in recent.itertuples() if any(
+                all(_holds(c, r._asdict(), values, ci=c.field.name == "EVENT_TYPE") for c in clause)
+                for clause in e.clauses)}
+        if e.action == "INCLUDE":
+            any_include = True
+            includes |= members
+        else:
+            excludes |= members
+    return (includes if any_include else everyone) - excludes
+
+
+@pytest.mark.parametrize("text", USER_DOCS + ['EXCLUDE UserID WHERE Interactions.EVENT_TYPE IN ("*")',
+                                              'INCLUDE UserID WHERE Users.AGE >= 30 OR Users.MEMBERSHIP_STATUS IN ("silver")'])
+def test_user_filters_for_segments_match_the_python_evaluation(shop, text):
+    pp, items, events, users = shop
+    values = {k: v for k, v in VALUES.items() if f"${k}" in text}
+    group = pp.catalog.get("dataset-group", "shop")
+    predicate, params = compile_filter(parse_filter(text), pp._schemas_of(group), "shop", values, "c.USER_ID")
+    sql = f"SELECT c.USER_ID FROM shop.users c WHERE {predicate}"
+    got = {r[0] for r in pp.con.execute(sql, used_params(sql, params)).fetchall()}
+    assert got == expected_users(text, events, users, values)
+
+
+def test_user_filters_are_not_item_filters(shop):
+    pp = shop[0]
+    if not pp.catalog.select("filter", name="gold-users"):
+        pp.create_filter(name="gold-users", dataset_group="shop",
+                         filter_expression='INCLUDE UserID WHERE Users.MEMBERSHIP_STATUS IN ("gold")')
+    gold = {u for (u,) in pp.sql("SELECT USER_ID FROM shop.users WHERE "
+                                 "\"pp_filter__gold-users\"(USER_ID, NULL, NULL, NULL)").fetchall()}
+    assert gold == set(shop[3][shop[3].MEMBERSHIP_STATUS.fillna("").str.contains("gold")].USER_ID)
+    with pytest.raises(pypersonalize.InvalidInput, match="same kind"):
+        pp.create_filter(name="mixed", dataset_group="shop", filter_expression=
+                         'INCLUDE UserID WHERE Users.AGE > 3 | EXCLUDE ItemID WHERE Items.GENRE IN ("x")')
+    with pytest.raises(pypersonalize.InvalidInput, match="UserID filters read"):
+        pp.create_filter(name="bad", dataset_group="shop", filter_expression='INCLUDE UserID WHERE Items.GENRE IN ("x")')
