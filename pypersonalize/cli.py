@@ -710,8 +710,10 @@ def filter_group():
 @click.option("--dataset-group", required=True)
 @click.option("--expression", "filter_expression", required=True,
               help="A Personalize filter expression.")
+@click.option("--interactions-window", type=int, default=100, show_default=True,
+              help="Recent interactions per user and event type that Interactions conditions see.")
 @output_options
-def filter_create(pp, name, dataset_group, filter_expression):
+def filter_create(pp, name, dataset_group, filter_expression, interactions_window):
     """Create a filter after checking it against the dataset group's schemas.
 
     \b
@@ -719,7 +721,8 @@ def filter_create(pp, name, dataset_group, filter_expression):
         pypersonalize filter create unwatched --dataset-group movies \\
             --expression 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")'
     """
-    return pp.create_filter(name=name, dataset_group=dataset_group, filter_expression=filter_expression)
+    return pp.create_filter(name=name, dataset_group=dataset_group, filter_expression=filter_expression,
+                            interactions_window=interactions_window)
 
 
 @filter_group.command("list")

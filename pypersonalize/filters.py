@@ -16,7 +16,7 @@ from .filter_parser import Condition, Expression, Filter, parse_filter
 from .schemas import Schema
 from .sqlkit import execute_all, quote_ident, quote_literal, render
 
-INTERACTIONS_WINDOW = 100     # most recent interactions per user and event type
+INTERACTIONS_WINDOW = 100     # Personalize's default: recent interactions per user and event type
 MAX_FIELDS_PER_FILTER = 5
 MAX_FILTER_VALUES = 25
 NUMERIC = ("int", "long", "float", "double")
@@ -113,12 +113,14 @@ def _check_condition(c: Condition, schemas: dict[str, Schema], dataset: str, lab
 
 
 def compile_filter(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
-                   filter_values: dict | None, candidate: str, prefix: str = "p") -> tuple[str, dict]:
+                   filter_values: dict | None, candidate: str, prefix: str = "p",
+                   window: int = INTERACTIONS_WINDOW) -> tuple[str, dict]:
     """SQL predicate over ``candidate`` and its parameters (``prefix``0, ...), for one request."""
-    return _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, macro=False)
+    return _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, False, window)
 
 
-def compile_filter_macro(parsed: Filter, schemas: dict[str, Schema], schema_name: str) -> str:
+def compile_filter_macro(parsed: Filter, schemas: dict[str, Schema], schema_name: str,
+                         window: int = INTERACTIONS_WINDOW) -> str:
     """The predicate for a stored macro: values come from its ``filter_values`` MAP argument.
 
     Literal values of the expression are written into the macro as quoted literals (DDL
@@ -126,11 +128,11 @@ def compile_filter_macro(parsed: Filter, schemas: dict[str, Schema], schema_name
     parameters are pp_candidate, pp_user, pp_item, pp_values: DuckDB refuses a macro whose
     parameter shares its name with a column of a table it reads (USER_ID, ITEM_ID).
     """
-    sql, _ = _compile(parsed, schemas, schema_name, None, "pp_candidate", "p", macro=True)
+    sql, _ = _compile(parsed, schemas, schema_name, None, "pp_candidate", "p", True, window)
     return sql
 
 
-def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, macro: bool):
+def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, macro: bool, window: int):
     values = dict(filter_values or {})
     if len(values) > MAX_FILTER_VALUES:
         raise LimitExceeded(f"at most {MAX_FILTER_VALUES} filter values per request")
@@ -165,7 +167,7 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
                  item_ref="pp_item" if macro else "$item_id",
                  has_event_type=inter is not None and inter.field("EVENT_TYPE") is not None,
                  interaction_columns=[n for n in (inter.names if inter else []) if n != "USER_ID"],
-                 expressions=out, window=INTERACTIONS_WINDOW)
+                 expressions=out, window=int(window))
     return sql, params
 
 
@@ -240,9 +242,17 @@ def _macro_value(c: Condition) -> str:
 class FiltersAPI:
     """Mixed into :class:`pypersonalize.Project`."""
 
-    def create_filter(self, name: str, dataset_group: str, filter_expression: str) -> dict:
-        """Store a filter after parsing it and checking it against the group's schemas."""
+    def create_filter(self, name: str, dataset_group: str, filter_expression: str,
+                      interactions_window: int = INTERACTIONS_WINDOW) -> dict:
+        """Store a filter after parsing it and checking it against the group's schemas.
+
+        ``interactions_window``: how many of a user's most recent interactions per event
+        type Interactions conditions look at (Personalize's adjustable quota, default 100).
+        """
         check_name(name, "filter")
+        if isinstance(interactions_window, bool) or not isinstance(interactions_window, int) \
+                or interactions_window < 1:
+            raise InvalidInput(f"interactions_window must be a positive integer, got {interactions_window!r}")
         group = self.catalog.get("dataset-group", dataset_group)
         parsed = parse_filter(filter_expression)
         check_filter(parsed, self._schemas_of(group))
@@ -251,7 +261,8 @@ class FiltersAPI:
         arn = self.catalog.arn("filter", name)
         with self._transaction():
             self.catalog.add(arn=arn, kind="filter", name=name, dataset_group_arn=group.arn,
-                             config={"filterExpression": filter_expression})
+                             config={"filterExpression": filter_expression,
+                                     "interactionsWindow": interactions_window})
             self._refresh_filter_macros()
         return {"filterArn": arn}
 
@@ -261,7 +272,8 @@ class FiltersAPI:
         for rec in self.catalog.select("filter"):
             group = self.catalog.get("dataset-group", rec.dataset_group_arn)
             parsed = parse_filter(rec.config["filterExpression"])
-            predicate = compile_filter_macro(parsed, self._schemas_of(group), group.name)
+            predicate = compile_filter_macro(parsed, self._schemas_of(group), group.name,
+                                             rec.config.get("interactionsWindow", INTERACTIONS_WINDOW))
             filters.append({"name": rec.name, "predicate": predicate,
                             "items": parsed.expressions[0].target == "ItemID"})
         execute_all(self.con, render("filters/macros.sql", filters=filters))
@@ -284,6 +296,7 @@ class FiltersAPI:
     def _filter_dict(rec: Record) -> dict:
         return {"name": rec.name, "filterArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
                 "filterExpression": rec.config["filterExpression"], "status": rec.status,
+                "interactionsWindow": rec.config.get("interactionsWindow", INTERACTIONS_WINDOW),
                 "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}
 
     def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str,
@@ -298,4 +311,5 @@ class FiltersAPI:
             raise InvalidInput(f"filter {rec.name!r} belongs to dataset group {group.name!r}, "
                                f"not {group_name!r}")
         schemas = self._schemas_of(group)
-        return compile_filter(parsed, schemas, group.name, filter_values, candidate, prefix)
+        return compile_filter(parsed, schemas, group.name, filter_values, candidate, prefix,
+                              rec.config.get("interactionsWindow", INTERACTIONS_WINDOW))

@@ -334,3 +334,32 @@ def test_user_filters_are_not_item_filters(shop):
                          'INCLUDE UserID WHERE Users.AGE > 3 | EXCLUDE ItemID WHERE Items.GENRE IN ("x")')
     with pytest.raises(pypersonalize.InvalidInput, match="UserID filters read"):
         pp.create_filter(name="bad", dataset_group="shop", filter_expression='INCLUDE UserID WHERE Items.GENRE IN ("x")')
+
+
+def test_interactions_window_and_events_after_training(tmp_path):
+    from tests.conftest import build_sample_group
+    with pypersonalize.open(tmp_path / "w.duckdb", quiet=True) as pp:
+        build_sample_group(pp, "VIDEO_ON_DEMAND", "movies", types=("Interactions", "Items"))
+        pp.create_recommender(name="top", dataset_group="movies", use_case="Most popular")
+        pp.create_filter(name="unwatched", dataset_group="movies",
+                         filter_expression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")')
+        pp.create_filter(name="unwatched-last-2", dataset_group="movies", interactions_window=2,
+                         filter_expression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")')
+        first = pp.get_recommendations(recommender="top", user_id="u1", num_results=3, filter="unwatched")["itemList"][0]["itemId"]
+        # An event recorded after training changes the filtered answer at once.
+        event = pd.DataFrame({"USER_ID": ["u1"], "ITEM_ID": [first], "EVENT_TYPE": ["Watch"], "EVENT_VALUE": [1.0],
+                              "TIMESTAMP": [1735700000], "IMPRESSION": [None]})
+        pp.create_dataset_import_job(dataset="Interactions", dataset_group="movies", data_source=event,
+                                     import_mode="INCREMENTAL")
+        after = [r["itemId"] for r in pp.get_recommendations(recommender="top", user_id="u1", num_results=3,
+                                                              filter="unwatched")["itemList"]]
+        assert first not in after
+        # With a window of 2, only the user's 2 latest Watch events count.
+        watched = pp.sql("SELECT ITEM_ID FROM movies.interactions WHERE USER_ID = 'u1' AND EVENT_TYPE = 'Watch' "
+                         "ORDER BY TIMESTAMP DESC").fetchall()
+        assert len(watched) > 2
+        out = [r["itemId"] for r in pp.get_recommendations(recommender="top", user_id="u1", num_results=500,
+                                                            filter="unwatched-last-2")["itemList"]]
+        assert not {w for (w,) in watched[:2]} & set(out)
+        assert {w for (w,) in watched[2:]} & set(out)
+        assert pp.describe_filter("unwatched-last-2")["filter"]["interactionsWindow"] == 2
