@@ -7,6 +7,7 @@ always bound parameters; field names come from the schema and are quoted.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -21,7 +22,7 @@ MAX_FIELDS_PER_FILTER = 5
 MAX_FILTER_VALUES = 25
 NUMERIC = ("int", "long", "float", "double")
 _VALUE = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+_KEY = re.compile(r"[A-Za-z0-9_]{1,50}")
 
 
 def parse_filter_values(raw: Any, name: str) -> list[str]:
@@ -137,10 +138,10 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
     if len(values) > MAX_FILTER_VALUES:
         raise LimitExceeded(f"at most {MAX_FILTER_VALUES} filter values per request")
     for key in values:
-        if not isinstance(key, str) or not _KEY.match(key):
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise InvalidInput(f"filter value name {key!r}: use 1-50 letters, digits or _")
     params: dict[str, Any] = {}
-    out = []
+    out, checks = [], []
     for e in parsed.expressions:
         guards = []
         if macro:
@@ -148,9 +149,11 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
             # is skipped, an INCLUDE one fails.
             for key in sorted(e.parameters()):
                 present = f"pp_values[{quote_literal(key)}] IS NOT NULL"
-                guards.append(present if e.action == "EXCLUDE" else
-                              f"CASE WHEN {present} THEN true ELSE error("
-                              f"{quote_literal('pp_recommend_filtered: filter value $' + key + ' missing')}) END")
+                if e.action == "EXCLUDE":
+                    guards.append(present)
+                else:   # checked before everything, so no OR can short-circuit it away
+                    checks.append(f"CASE WHEN {present} THEN true ELSE error("
+                                  f"{quote_literal('pp_recommend_filtered: filter value $' + key + ' missing')}) END")
         else:
             missing = sorted(p for p in e.parameters() if p not in values)
             if missing:
@@ -167,7 +170,7 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
                  item_ref="pp_item" if macro else "$item_id",
                  has_event_type=inter is not None and inter.field("EVENT_TYPE") is not None,
                  interaction_columns=[n for n in (inter.names if inter else []) if n != "USER_ID"],
-                 expressions=out, window=int(window))
+                 expressions=out, checks=checks, window=int(window))
     return sql, params
 
 
@@ -219,6 +222,8 @@ def _compile_condition(c: Condition, schema: Schema, alias: str, values: dict, p
             params[name] = float(raw[0])
         except ValueError:
             raise InvalidInput(f"{c.field} {c.op}: expected a number, got {raw[0]!r}") from None
+        if not math.isfinite(params[name]):
+            raise InvalidInput(f"{c.field} {c.op}: expected a finite number, got {raw[0]!r}")
     out["value"] = f"${name}"
     return out
 
@@ -234,9 +239,13 @@ def _macro_value(c: Condition) -> str:
     if first.kind == "param":
         return f"TRY_CAST(pp_filter_values(pp_values, {quote_literal(first.value)})[1] AS DOUBLE)"
     try:
-        return repr(float(first.value))
+        number = float(first.value)
     except ValueError:
         raise InvalidInput(f"{c.field} {c.op}: expected a number, got {first.value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{c.field} {c.op}: expected a finite number, got {first.value!r}")
+    # Through a string cast: repr() of a huge number is 'inf', which SQL reads as a column.
+    return f"CAST({quote_literal(repr(number))} AS DOUBLE)"
 
 
 class FiltersAPI:
@@ -274,7 +283,9 @@ class FiltersAPI:
             parsed = parse_filter(rec.config["filterExpression"])
             predicate = compile_filter_macro(parsed, self._schemas_of(group), group.name,
                                              rec.config.get("interactionsWindow", INTERACTIONS_WINDOW))
-            filters.append({"name": rec.name, "predicate": predicate,
+            required = sorted({p for e in parsed.expressions if e.action == "INCLUDE"
+                               for p in e.parameters()})
+            filters.append({"name": rec.name, "predicate": predicate, "required": required,
                             "items": parsed.expressions[0].target == "ItemID"})
         execute_all(self.con, render("filters/macros.sql", filters=filters))
 

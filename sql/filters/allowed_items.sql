@@ -5,7 +5,7 @@
 -- no INCLUDE expression applies) minus (union of EXCLUDE sets). An expression with an IF
 -- clause applies only when the requesting user matches it.
 -- Output: a boolean SQL expression over {{ candidate }} (a quoted column).
--- vars: interaction_columns (every Interactions field but USER_ID), candidate, user_ref, item_ref (SQL for the request's user and item: $user_id and
+-- vars: checks (stored macros: values an INCLUDE needs, checked first), interaction_columns (every Interactions field but USER_ID), candidate, user_ref, item_ref (SQL for the request's user and item: $user_id and
 --       $item_id, or a macro's parameters), schema_name, has_event_type, expressions (list of {action, kind: items|interactions,
 --       clauses: [[condition dict]], if_conditions: [condition dict], uses_current_item}),
 --       window (interactions considered per user and event type)
@@ -53,6 +53,9 @@ coalesce((SELECT {% for c in e.if_conditions %}{{ predicate(c) }}{{ " AND " if n
 {% set includes = expressions | selectattr("action", "equalto", "INCLUDE") | list %}
 {% set excludes = expressions | selectattr("action", "equalto", "EXCLUDE") | list %}
 (
+{% for check in checks %}
+    {{ check }} AND
+{% endfor %}
 {% if includes %}
     (NOT ({% for e in includes %}{{ applies(e) }}{{ " OR " if not loop.last }}{% endfor %})
 {% for e in includes %}

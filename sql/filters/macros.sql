@@ -12,11 +12,18 @@
 --       -> (user_id, item_id, rank, recommended_item_id, score)
 -- Rebuilt whenever a filter is created or deleted.
 -- vars: filters (list of {name, predicate})
+-- pp_filter_values reads one value as Python's parse_filter_values does: '"a","b"' with
+-- \-escapes, or one bare value; anything else is an error.
 CREATE OR REPLACE MACRO pp_filter_values(filter_values, key) AS
     CASE WHEN filter_values[key] IS NULL THEN NULL
-         WHEN contains(filter_values[key], '"')
-         THEN regexp_extract_all(filter_values[key], '"((?:[^"\\]|\\.)*)"', 1)
-         ELSE [trim(filter_values[key])] END;
+         WHEN NOT contains(filter_values[key], '"')
+         THEN CASE WHEN trim(filter_values[key], E' \t\n\r') = '' THEN []
+                   ELSE [trim(filter_values[key], E' \t\n\r')] END
+         WHEN regexp_full_match(trim(filter_values[key], E' \t\n\r'),
+                                '"(?:[^"\\]|\\.)*"(?:[ \t]*,[ \t]*"(?:[^"\\]|\\.)*")*')
+         THEN list_transform(regexp_extract_all(filter_values[key], '"((?:[^"\\]|\\.)*)"', 1),
+                             lambda v: regexp_replace(v, '\\(.)', '\1', 'g'))
+         ELSE error('pp_filter_values: value ' || key || ' must look like "a","b"') END;
 {% for f in filters %}
 CREATE OR REPLACE MACRO {{ ("pp_filter__" ~ f.name)|ident }}(pp_candidate, pp_user, pp_item, pp_values) AS (
 {{ f.predicate }}
@@ -24,6 +31,17 @@ CREATE OR REPLACE MACRO {{ ("pp_filter__" ~ f.name)|ident }}(pp_candidate, pp_us
 {% endfor %}
 CREATE OR REPLACE MACRO pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
                                               n := 25, filter_values := NULL) AS TABLE
+WITH guard AS (
+    -- Values an INCLUDE expression needs, checked once and up front (referenced below).
+    SELECT CASE WHEN filter_name IS NULL THEN true
+{% for f in filters if f["items"] %}
+{% for key in f.required %}
+        WHEN filter_name = {{ f.name|literal }} AND filter_values[{{ key|literal }}] IS NULL
+        THEN error({{ ("pp_recommend_filtered: filter value $" ~ key ~ " missing")|literal }})
+{% endfor %}
+{% endfor %}
+        ELSE true END AS ok
+)
 SELECT passed.pos AS rank, passed.item_id, passed.score
 FROM (
     SELECT CAST(row_number() OVER (ORDER BY r.rank) AS INTEGER) AS pos, r.item_id, r.score
@@ -35,7 +53,7 @@ FROM (
         WHEN filter_name IS NULL THEN error('pp_recommend_filtered: filter_name is NULL')
         ELSE error('pp_recommend_filtered: no filter named ' || filter_name) END
 ) passed
-WHERE passed.pos <= n
+WHERE passed.pos <= n AND (SELECT g.ok FROM guard g)
 ORDER BY passed.pos;
 
 CREATE OR REPLACE MACRO pp_recommend_filtered_batch(endpoint, filter_name, requests, n := 25) AS TABLE
