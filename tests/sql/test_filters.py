@@ -363,3 +363,16 @@ def test_interactions_window_and_events_after_training(tmp_path):
         assert not {w for (w,) in watched[:2]} & set(out)
         assert {w for (w,) in watched[2:]} & set(out)
         assert pp.describe_filter("unwatched-last-2")["filter"]["interactionsWindow"] == 2
+
+
+def test_sql_macro_checks_every_include_value_up_front(shop_campaign):
+    pp = shop_campaign
+    if not pp.catalog.select("filter", name="two-includes"):
+        pp.create_filter(name="two-includes", dataset_group="shop", filter_expression=
+                         'INCLUDE ItemID WHERE Items.GENRE NOT IN ("zzz") | INCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORY)')
+    import duckdb
+    with pytest.raises(duckdb.Error, match=r"\$CATEGORY missing"):
+        pp.sql("SELECT * FROM pp_recommend_filtered('pop-live', 'two-includes', user_id := 'u1')").fetchall()
+    ok = pp.sql("""SELECT count(*) FROM pp_recommend_filtered('pop-live', 'two-includes', user_id := 'u1',
+                   filter_values := MAP {'CATEGORY': '"shoe"'})""").fetchall()[0][0]
+    assert ok > 0
