@@ -3,16 +3,10 @@
 -- Output: one row (interactions, users, users_2plus, items, first_ts, last_ts).
 -- vars: schema_name, has_event_type, has_event_value
 -- params: $event_type, $threshold (NULL = no filter)
+-- The events are exactly those training would read (the shared recipes/_events.sql).
+{% from "recipes/_events.sql" import events %}
 WITH events AS (
-    SELECT USER_ID, ITEM_ID, "TIMESTAMP"
-    FROM {{ schema_name|ident }}.interactions
-    WHERE true
-{% if has_event_type %}
-      AND ($event_type IS NULL OR EVENT_TYPE = $event_type)
-{% endif %}
-{% if has_event_value %}
-      AND ($threshold IS NULL OR EVENT_VALUE >= $threshold)
-{% endif %}
+    {{ events(schema_name, has_event_type, has_event_value) | indent(4) }}
 ), per_user AS (
     SELECT USER_ID, count(*) AS n FROM events GROUP BY USER_ID
 )
