@@ -17,6 +17,7 @@ from . import datacheck
 from .catalog import Record, check_name
 from .errors import InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .recipes import RECIPES, TrainContext, get_recipe
+from .sqlkit import quote_ident
 
 TRAINING_MODES = ("FULL", "UPDATE")
 
@@ -192,8 +193,8 @@ class SolutionsAPI:
         jobs = [j for j in self.catalog.select("dataset-import-job", dataset_group_arn=group.arn)
                 if j.status == "ACTIVE"]
         has_inter = "Interactions" in self._schemas_of(group)
-        count = self.con.execute(f'SELECT count(*) FROM "{group.name}".interactions').fetchall()[0][0] \
-            if has_inter else 0
+        count = self.con.execute(f"SELECT count(*) FROM {quote_ident(group.name)}.interactions"
+                                 ).fetchall()[0][0] if has_inter else 0
         return {"interactions": count, "importJobs": len(jobs),
                 "lastImport": jobs[-1].arn if jobs else None}
 
