@@ -68,10 +68,11 @@ class Project(SolutionsAPI, ServingAPI, FiltersAPI):
         else:
             with self._transaction():
                 self.catalog.install(region, account_id)
-                for template in ("serving/00_tables.sql", "serving/macros.sql"):
-                    for statement in statements(render(template)):
-                        self.con.execute(statement)
-                self._refresh_interactions_view()
+                for statement in statements(render("serving/00_tables.sql")):
+                    self.con.execute(statement)
+                self._refresh_interactions_view()      # the macros read it
+                for statement in statements(render("serving/macros.sql")):
+                    self.con.execute(statement)
                 self._refresh_filter_macros()
 
     # -- plumbing -------------------------------------------------------------------
@@ -148,7 +149,8 @@ class Project(SolutionsAPI, ServingAPI, FiltersAPI):
             if ds.config["datasetType"] == "Interactions":
                 group = self.catalog.get("dataset-group", ds.dataset_group_arn)
                 schema = self._parsed(self.catalog.get("schema", ds.config["schemaArn"]))
-                groups.append({"name": group.name, "has_event_type": schema.field("EVENT_TYPE") is not None})
+                groups.append({"name": group.name, "has_event_type": schema.field("EVENT_TYPE") is not None,
+                               "has_impression": schema.field("IMPRESSION") is not None})
         self.con.execute(render("serving/interactions_view.sql", groups=groups))
 
     def describe_dataset_group(self, dataset_group: str) -> dict:

@@ -23,6 +23,16 @@ DEFAULT_RESULTS = 25
 RETRAIN_DAYS = 7     # Personalize retrains domain recommenders weekly
 
 
+def context_params(context: dict | None) -> dict:
+    """A request's ``context`` (Personalize's map of contextual fields) as bound lists."""
+    if context is None:
+        context = {}
+    if not isinstance(context, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                for k, v in context.items()):
+        raise InvalidInput("context must map field names to string values, e.g. {\"DEVICE\": \"Tablet\"}")
+    return {"context_keys": list(context), "context_values": list(context.values())}
+
+
 class ServingAPI:
     """Mixed into :class:`pypersonalize.Project`."""
 
@@ -107,7 +117,8 @@ class ServingAPI:
     def _point(self, name, arn, kind, version: Record, *, exclude, requires=None) -> None:
         recipe = get_recipe(version.config["recipe"])
         group = self.catalog.get("dataset-group", version.dataset_group_arn)
-        requires_user, requires_item = requires or (False, recipe.serving == "related")
+        requires_user, requires_item = requires or (recipe.serving in ("personalized", "ranking"),
+                                                    recipe.serving == "related")
         execute_all(self.con, render("serving/endpoint_upsert.sql"), {
             "name": name, "arn": arn, "kind": kind, "version": version.arn, "group": group.name,
             "serving": recipe.serving, "requires_user": requires_user,
@@ -228,7 +239,7 @@ class ServingAPI:
                             user_id: str | None = None, item_id: str | None = None,
                             num_results: int = DEFAULT_RESULTS, filter: str | None = None,
                             filter_values: dict | None = None, promotions: list | None = None,
-                            seed: int | None = None) -> dict:
+                            seed: int | None = None, context: dict | None = None) -> dict:
         """Personalize's GetRecommendations: ``{"itemList": [{"itemId", "score"}], "recommendationId"}``.
 
         >>> pp.get_recommendations(recommender="top-movies", user_id="u1", num_results=3)  # doctest: +SKIP
@@ -255,7 +266,8 @@ class ServingAPI:
             raise InvalidInput(f"{kind} {name!r} needs user_id")
         if needs_item and item_id is None:
             raise InvalidInput(f"{kind} {name!r} needs item_id")
-        request = {"endpoint": arn, "user_id": user_id, "item_id": item_id, "n": num_results}
+        request = {"endpoint": arn, "user_id": user_id, "item_id": item_id, "n": num_results,
+                   **context_params(context)}
         if promotions:
             return self._promoted(request, group_name, filter, filter_values, promotions, seed)
         if filter is None:

@@ -20,6 +20,9 @@ from .recipes import RECIPES, TrainContext, get_recipe
 from .sqlkit import quote_ident
 
 TRAINING_MODES = ("FULL", "UPDATE")
+# Every table keyed by version_arn that a recipe writes (sql/serving/00_tables.sql).
+MODEL_TABLES = ("popular_items", "related_items", "personal_params", "model_items", "item_transitions",
+                "item_factors", "event_weights", "item_tokens", "context_lift")
 
 
 class SolutionsAPI:
@@ -107,7 +110,7 @@ class SolutionsAPI:
             self.catalog.remove(rec)
 
     def _drop_model_rows(self, version_arn: str) -> None:
-        for table in ("popular_items", "related_items"):
+        for table in MODEL_TABLES:
             self.con.execute(f"DELETE FROM pypersonalize.{table} WHERE version_arn = $v",
                              {"v": version_arn})
 
@@ -169,7 +172,7 @@ class SolutionsAPI:
                                event_value_threshold=threshold,
                                has_event_type=inter.field("EVENT_TYPE") is not None,
                                has_event_value=inter.field("EVENT_VALUE") is not None,
-                               session_gap=session_gap, progress=self.progress)
+                               session_gap=session_gap, progress=self.progress, schemas=schemas)
             with self._transaction():
                 with self.progress.bar(f"training {recipe.name} for {owner.name} (version {number})"):
                     stats = recipe.train(ctx)

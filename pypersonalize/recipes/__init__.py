@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..errors import InvalidInput
-from . import popularity, sims
+from . import popularity, sims, user_personalization
 from .base import Hyperparameter, Recipe, TrainContext
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE)}
+RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE,
+                                                 *user_personalization.RECIPES)}
 
 __all__ = ["RECIPES", "Recipe", "Hyperparameter", "TrainContext", "get_recipe"]
 

@@ -27,9 +27,16 @@ class Hyperparameter:
     tunable: bool = False          # Personalize's "HPO tunable"
     kind: str = "algorithm"        # algorithm | featurization (Personalize's two maps)
     doc: str = ""
+    choices: tuple = ()            # for str hyperparameters: the allowed values
+    aliases: tuple = ()            # other names accepted for it (e.g. a -v2 recipe's name)
 
     def parse(self, value: Any) -> Any:
         """Accept Personalize's string form ("0.5", "true") or a Python value."""
+        if self.type is str:
+            if str(value) not in self.choices:
+                raise InvalidInput(f"hyperparameter {self.name}: expected one of "
+                                   f"{', '.join(self.choices)}, got {value!r}")
+            return str(value)
         try:
             if self.type is bool:
                 if isinstance(value, str):
@@ -52,9 +59,12 @@ class Hyperparameter:
         return number
 
     def describe(self) -> dict:
-        return {"name": self.name, "type": self.type.__name__, "default": self.default,
-                "range": [self.low, self.high], "hpoTunable": self.tunable, "kind": self.kind,
-                "description": self.doc}
+        out = {"name": self.name, "type": self.type.__name__, "default": self.default,
+               "range": list(self.choices) if self.choices else [self.low, self.high],
+               "hpoTunable": self.tunable, "kind": self.kind, "description": self.doc}
+        if self.aliases:
+            out["aliases"] = list(self.aliases)
+        return out
 
 
 @dataclass
@@ -71,6 +81,8 @@ class TrainContext:
     has_event_value: bool
     session_gap: int | None = None  # seconds; baskets are sessions instead of users
     progress: Any = None
+    schemas: dict = field(default_factory=dict)   # dataset type -> parsed schema
+    base_version: str | None = None               # UPDATE training: the FULL version to extend
 
     def event_params(self) -> dict:
         out = {}
@@ -86,7 +98,7 @@ class Recipe:
     name: str                      # e.g. "aws-sims"
     recipe_type: str
     description: str
-    serving: str                   # popular | related
+    serving: str                   # popular | related | personalized | ranking
     train: Callable[[TrainContext], dict]
     hyperparameters: tuple[Hyperparameter, ...] = ()
     aliases: tuple[str, ...] = ()
@@ -99,10 +111,11 @@ class Recipe:
     def resolve_hyperparameters(self, given: dict | None) -> dict:
         """Defaults overlaid with ``given``; unknown names and bad values are errors."""
         known = {h.name: h for h in self.hyperparameters}
+        known.update({a: h for h in self.hyperparameters for a in h.aliases})
         out = {h.name: h.default for h in self.hyperparameters}
         for key, value in (given or {}).items():
             if key not in known:
                 raise InvalidInput(f"recipe {self.name} has no hyperparameter {key!r}; known: "
                                    + (", ".join(known) or "none"))
-            out[key] = known[key].parse(value)
+            out[known[key].name] = known[key].parse(value)
         return out

@@ -1,17 +1,99 @@
 -- Persistent table macros: recommendations from plain SQL, no Python needed.
 --
---   pp_recommend(endpoint, user_id := NULL, item_id := NULL, n := 25)
+--   pp_recommend(endpoint, user_id := NULL, item_id := NULL, n := 25, context := NULL)
 --       -> (rank, item_id, score) for one request to a campaign or recommender
 --          (name or ARN). RELATED_ITEMS endpoints rank the items related to item_id and
 --          fill up with popular items (all popular items when item_id is unknown);
---          popularity endpoints rank popular items. Items the user has events of the
+--          popularity endpoints rank popular items; User-Personalization endpoints rank
+--          pp_personal_scores (below), then popular items for users without history. Items the user has events of the
 --          endpoint's exclude_event_type are left out, as is item_id itself.
 --   pp_recommend_batch(endpoint, requests, n := 25)
 --       -> (user_id, item_id, rank, recommended_item_id, score) for every row of the
 --          table or view named by `requests` (columns user_id and item_id, either NULL).
 --
 -- Requests missing an input the endpoint requires raise an error, as Personalize does.
-CREATE OR REPLACE MACRO pp_recommend(endpoint, user_id := NULL, item_id := NULL, n := 25) AS TABLE
+-- pp_personal_scores(endpoint, user_id, context)
+--     -> (item_id, score, raw) for a User-Personalization (or HRNN, Personalized-Ranking)
+--        endpoint: every item of its model scored for the user from their CURRENT history
+--        (events imported or put after training count at once). score is a softmax over
+--        the whole catalogue (the scores sum to 1); raw is the blended score before it.
+--        context is a MAP(VARCHAR, VARCHAR) of contextual fields, e.g. MAP {'DEVICE': 'Tablet'},
+--        or NULL.
+--        A user without history gets no rows (pp_recommend falls back to popular items).
+-- The numbers are recipes/seqmodel.py's; pypersonalize/personal.py computes the same in numpy.
+CREATE OR REPLACE MACRO pp_personal_scores(endpoint, user_id, context) AS TABLE
+WITH ep AS (
+    SELECT e.version_arn, e.dataset_group FROM pypersonalize.endpoints e
+    WHERE (e.name = endpoint OR e.arn = endpoint) AND e.serving IN ('personalized', 'ranking')
+), params AS (
+    SELECT p.* FROM pypersonalize.personal_params p, ep WHERE p.version_arn = ep.version_arn
+), hist AS (
+    SELECT h.item, h.impression,
+           coalesce(w.weight, 1.0) AS ew,
+           row_number() OVER (ORDER BY h.ts DESC, h.seq DESC) - 1 AS pos
+    FROM pypersonalize.interactions_all h
+    JOIN ep ON h.dataset_group = ep.dataset_group
+    LEFT JOIN pypersonalize.event_weights w ON w.version_arn = ep.version_arn AND w.event_type = h.event_type
+    WHERE h.user_id = user_id
+), win AS (
+    SELECT hist.item, sum(hist.ew * pow(params.decay, hist.pos)) AS w
+    FROM hist, params WHERE hist.pos < params.bptt GROUP BY hist.item
+), hx AS (
+    SELECT hist.item, max(hist.ew) AS x FROM hist GROUP BY hist.item
+), seq_part AS (
+    SELECT t.next_item AS item, sum(win.w * t.weight) AS s
+    FROM win, ep, pypersonalize.item_transitions t
+    WHERE t.version_arn = ep.version_arn AND t.item = win.item
+    GROUP BY t.next_item
+), uvec AS (
+    SELECT f.dim, sum(hx.x * f.value) AS v
+    FROM hx, ep, pypersonalize.item_factors f
+    WHERE f.version_arn = ep.version_arn AND f.item = hx.item
+    GROUP BY f.dim
+), hist_part AS (
+    SELECT f.item, sum(uvec.v * f.value) AS s
+    FROM uvec, ep, pypersonalize.item_factors f
+    WHERE f.version_arn = ep.version_arn AND f.dim = uvec.dim
+    GROUP BY f.item
+), ctx_part AS (
+    SELECT c.item, sum(c.lift) AS lift
+    FROM ep, pypersonalize.context_lift c
+    WHERE c.version_arn = ep.version_arn AND context IS NOT NULL AND c.value = context[c.field]
+    GROUP BY c.item
+), shown AS (
+    -- impressions of the user's events that the user never chose
+    SELECT s.item, count(*) AS times
+    FROM (SELECT unnest(hist.impression) AS item FROM hist) s
+    WHERE s.item NOT IN (SELECT hx.item FROM hx)
+    GROUP BY s.item
+), parts AS (
+    SELECT m.item, coalesce(seq_part.s, 0) AS s, coalesce(hist_part.s, 0) AS l,
+           coalesce(ctx_part.lift, 0) AS lift, coalesce(shown.times, 0) AS times
+    FROM ep
+    JOIN pypersonalize.model_items m ON m.version_arn = ep.version_arn
+    LEFT JOIN seq_part ON seq_part.item = m.item
+    LEFT JOIN hist_part ON hist_part.item = m.item
+    LEFT JOIN ctx_part ON ctx_part.item = m.item
+    LEFT JOIN shown ON shown.item = m.item
+    WHERE m.item IN (SELECT f.item FROM pypersonalize.item_factors f
+                     WHERE f.version_arn = ep.version_arn AND f.dim = 0)
+      AND EXISTS (SELECT 1 FROM hx)
+), blended AS (
+    SELECT parts.item,
+           coalesce(parts.s / nullif(max(abs(parts.s)) OVER (), 0), 0)
+             + params.history_weight * coalesce(parts.l / nullif(max(abs(parts.l)) OVER (), 0), 0)
+             + params.context_weight * parts.lift
+             - params.impression_weight * ln(1 + parts.times) AS raw,
+           params.temperature AS temperature
+    FROM parts, params
+), shifted AS (
+    SELECT blended.item, blended.raw, (blended.raw - max(blended.raw) OVER ()) / blended.temperature AS z
+    FROM blended
+)
+SELECT shifted.item AS item_id, exp(shifted.z) / sum(exp(shifted.z)) OVER () AS score, shifted.raw
+FROM shifted;
+
+CREATE OR REPLACE MACRO pp_recommend(endpoint, user_id := NULL, item_id := NULL, n := 25, context := NULL) AS TABLE
 WITH checked AS (
     SELECT e.* FROM pypersonalize.endpoints e WHERE e.name = endpoint OR e.arn = endpoint
 ), guard AS (
@@ -34,6 +116,10 @@ WITH checked AS (
     SELECT r.related AS item, r.score, 0 AS tier, r.rank AS pos
     FROM pypersonalize.related_items r, checked c
     WHERE c.serving = 'related' AND r.version_arn = c.version_arn AND r.item = item_id
+), personal AS (
+    SELECT s.item_id AS item, s.score, 0 AS tier,
+           row_number() OVER (ORDER BY s.raw DESC, s.item_id) AS pos
+    FROM pp_personal_scores(endpoint, user_id, context) s
 ), popular AS (
     SELECT p.item, p.score, 1 AS tier, p.rank AS pos
     FROM pypersonalize.popular_items p, checked c
@@ -41,7 +127,10 @@ WITH checked AS (
 ), candidates AS (
     SELECT * FROM related
     UNION ALL
+    SELECT * FROM personal
+    UNION ALL
     SELECT * FROM popular WHERE popular.item NOT IN (SELECT related.item FROM related)
+                            AND popular.item NOT IN (SELECT personal.item FROM personal)
 )
 SELECT CAST(row_number() OVER (ORDER BY k.tier, k.pos) AS INTEGER) AS rank,
        k.item AS item_id, k.score

@@ -1,0 +1,245 @@
+"""User-Personalization, the HRNN family and Personalized-Ranking: one engine, five names.
+
+Personalize merged HRNN, HRNN-Metadata and HRNN-Coldstart into User-Personalization; we
+serve the legacy names with the same engine in the matching configuration. Training
+(numpy, ``seqmodel.py``) writes, per solution version:
+
+* ``item_transitions``: the sequence model, item -> next item weights,
+* ``item_factors``: item factors of the whole-history model (``hidden_dimension``),
+* ``model_items``: the catalogue with interaction counts and creation times (cold items,
+  exploration), ``item_tokens``: item metadata as tokens, ``context_lift``: context,
+* ``event_weights`` and ``personal_params``: how serving weighs events and blends parts.
+
+Scores are computed at request time from the user's current history by the SQL macro
+``pp_personal_scores`` (``sql/serving/macros.sql``) or, for many users at once, by
+``personal.py`` with the same numbers in numpy.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from ..sqlkit import render
+from . import seqmodel
+from .base import Hyperparameter, Recipe, TrainContext
+from .popularity import write_popular_items
+
+# Interactions fields that are never context.
+NOT_CONTEXT = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "IMPRESSION",
+               "RECOMMENDATION_ID", "EVENT_ID", "SESSION_ID"}
+SEQUENCE_ITEMS = 5000      # items in the sequence model's solve (cubic); the rest use factors
+TOP_K = 200                # transition weights kept per item
+
+
+def _hp(name, type_, default, low=None, high=None, tunable=False, kind="algorithm", doc="", **kw):
+    return Hyperparameter(name, type_, default, low, high, tunable, kind, doc, **kw)
+
+
+def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
+    return (
+        _hp("hidden_dimension", int, hidden_dimension, 32, 256, True,
+            doc="rank of the whole-history factor model (item factors)"),
+        _hp("bptt", int, 32, 2, 32, True,
+            doc="how many of the user's most recent events the sequence model reads"),
+        _hp("recency_mask", bool, True, tunable=True, aliases=("apply_recency_bias",),
+            doc="true: the k-th most recent event weighs recency_decay^k; false: all bptt events "
+                "weigh the same"),
+        _hp("min_user_history_length_percentile", float, 0.0, 0.0, 1.0, kind="featurization",
+            doc="users with fewer events than this percentile are left out of training"),
+        _hp("max_user_history_length_percentile", float, 0.99, 0.0, 1.0, kind="featurization",
+            doc="users with more events than this percentile (bots) are left out of training"),
+        _hp("recency_decay", float, 0.9, 0.01, 1.0,
+            doc="pypersonalize: the per-event decay recency_mask applies"),
+        _hp("history_weight", float, 0.7, 0.0, 10.0,
+            doc="pypersonalize: weight of the whole-history part against the sequence part"),
+        _hp("l2_regularization", float, 0.7, 0.0001, 100.0,
+            doc="pypersonalize: ridge penalty of the sequence model, relative to the mean "
+                "diagonal of its Gram matrix"),
+        _hp("event_type_weight_exponent", float, 0.5, 0.0, 2.0,
+            doc="pypersonalize: an event of type t weighs (events / events of type t)^x, "
+                "scaled so the most common type weighs 1 (rarer types, like purchases, count more)"),
+        _hp("event_value_exponent", float, 0.0, 0.0, 2.0,
+            doc="pypersonalize: events weigh (EVENT_VALUE / mean EVENT_VALUE)^x"),
+        _hp("context_weight", float, 0.5, 0.0, 10.0,
+            doc="pypersonalize: how far a request's context shifts scores"),
+        _hp("impression_weight", float, 0.1, 0.0, 10.0,
+            doc="pypersonalize: penalty per ln(1 + times an item was shown to the user and "
+                "not chosen)"),
+    )
+
+
+_EXPLORATION = (
+    _hp("exploration_weight", float, 0.3, 0.0, 1.0, kind="campaign",
+        doc="default of the campaign's itemExplorationConfig explorationWeight"),
+    _hp("exploration_item_age_cut_off", float, 30.0, 0.0, 36500.0, kind="campaign",
+        doc="default of the campaign's explorationItemAgeCutOff (days)"),
+)
+_COLDSTART = (
+    _hp("cold_start_max_interactions", int, 15, 0, 1000000, kind="featurization",
+        doc="items with at most this many interactions are cold"),
+    _hp("cold_start_max_duration", float, 5.0, 0.0, 36500.0, kind="featurization",
+        doc="items created within this many days are cold"),
+    _hp("cold_start_relative_from", str, "latestItem", kind="featurization",
+        choices=("latestItem", "currentTime"),
+        doc="what cold_start_max_duration counts back from"),
+)
+
+
+def event_weights(types: pd.Series | None, values: pd.Series | None, hp: dict) -> tuple[np.ndarray, dict]:
+    """Per-event weights and the per-type table serving uses."""
+    n = len(types) if types is not None else len(values) if values is not None else 0
+    w = np.ones(n)
+    table = {}
+    if types is not None and types.notna().any():
+        counts = types.value_counts()
+        per_type = (counts.max() / counts) ** hp["event_type_weight_exponent"]
+        table = {str(k): float(v) for k, v in per_type.items()}
+        w = types.map(per_type).fillna(1.0).to_numpy(dtype=np.float64)
+    if values is not None and hp["event_value_exponent"] > 0 and values.notna().any():
+        v = values.to_numpy(dtype=np.float64)
+        mean = np.nanmean(np.abs(v)) or 1.0
+        w = w * np.nan_to_num(np.clip(np.abs(v) / mean, 1e-3, None), nan=1.0) ** hp["event_value_exponent"]
+    return w, table
+
+
+def _load_events(ctx: TrainContext) -> pd.DataFrame:
+    sql = render("recipes/user_personalization/10_events.sql", schema_name=ctx.schema_name,
+                 has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value)
+    return ctx.con.execute(sql, ctx.event_params()).df()
+
+
+def _keep_users(df: pd.DataFrame, low: float, high: float) -> pd.DataFrame:
+    lengths = df.groupby("USER_ID", sort=False).size()
+    lo, hi = np.quantile(lengths.to_numpy(dtype=np.float64), [low, high])
+    keep = lengths[(lengths >= lo) & (lengths <= hi)].index
+    return df[df["USER_ID"].isin(keep)]
+
+
+def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
+    hp = ctx.hyperparameters
+    con = ctx.con
+    events = _load_events(ctx)
+    events = _keep_users(events, hp["min_user_history_length_percentile"],
+                         hp["max_user_history_length_percentile"])
+    users, _user_ids = pd.factorize(events["USER_ID"], sort=False)
+    items, item_ids = pd.factorize(events["ITEM_ID"], sort=True)
+    weights, type_table = event_weights(events["event_type"] if ctx.has_event_type else None,
+                                        events["event_value"] if ctx.has_event_value else None, hp)
+    ev = seqmodel.Events(users.astype(np.int64), items.astype(np.int64), weights,
+                         int(users.max()) + 1 if len(users) else 0, len(item_ids))
+    decay = hp["recency_decay"] if hp["recency_mask"] else 1.0
+    transitions = seqmodel.fit_transitions(ev, hp["bptt"], decay, hp["l2_regularization"],
+                                           TOP_K, SEQUENCE_ITEMS)
+    factors = seqmodel.fit_factors(seqmodel.history_matrix(ev), hp["hidden_dimension"])
+    model = seqmodel.Model(transitions, factors, decay, hp["bptt"], hp["history_weight"])
+    model.temperature = seqmodel.fit_temperature(model, ev)
+    ids = np.asarray(item_ids, dtype=object)
+    _write_model(ctx, model, ids, type_table)
+    counts = pd.DataFrame({"item": ids, "interactions": np.bincount(items, minlength=len(ids)),
+                           "first_ts": events.groupby(items)["TIMESTAMP"].min().to_numpy(),
+                           "last_ts": events.groupby(items)["TIMESTAMP"].max().to_numpy()})
+    stats = _write_catalogue(ctx, counts, metadata)
+    stats.update(users=ev.n_users, items=ev.n_items, events=len(events),
+                 transitions=int(transitions.nnz), factorRank=int(factors.shape[1]),
+                 temperature=model.temperature, eventTypeWeights=type_table, defaults=defaults,
+                 popularItems=write_popular_items(ctx))
+    return stats
+
+
+def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type_table: dict) -> None:
+    con, v, hp = ctx.con, ctx.version_arn, ctx.hyperparameters
+    t = model.transitions.tocoo()
+    frames = {
+        "item_transitions": pd.DataFrame({"version_arn": v, "item": ids[t.row], "next_item": ids[t.col],
+                                          "weight": t.data}),
+        "item_factors": pd.DataFrame({
+            "version_arn": v, "item": np.repeat(ids, model.factors.shape[1]),
+            "dim": np.tile(np.arange(model.factors.shape[1], dtype=np.int16), len(ids)),
+            "value": model.factors.ravel()}),
+        "event_weights": pd.DataFrame({"version_arn": v, "event_type": list(type_table),
+                                       "weight": list(type_table.values())}, dtype=object),
+        "personal_params": pd.DataFrame([{
+            "version_arn": v, "bptt": model.bptt, "decay": model.decay,
+            "history_weight": model.history_weight, "temperature": model.temperature,
+            "context_weight": hp["context_weight"], "impression_weight": hp["impression_weight"]}]),
+    }
+    for table, frame in frames.items():
+        con.register("pp_up_frame", frame)
+        try:
+            con.execute(f"INSERT INTO pypersonalize.{table} BY NAME SELECT * FROM pp_up_frame")
+        finally:
+            con.unregister("pp_up_frame")
+
+
+def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) -> dict:
+    con, v = ctx.con, ctx.version_arn
+    items_schema = ctx.schemas.get("Items")
+    con.register("pp_up_counts", counts)
+    try:
+        con.execute(render("recipes/user_personalization/20_model_items.sql", schema_name=ctx.schema_name,
+                           has_items=items_schema is not None,
+                           has_creation=bool(items_schema and items_schema.field("CREATION_TIMESTAMP"))),
+                    {"version": v})
+    finally:
+        con.unregister("pp_up_counts")
+    tokens = 0
+    if items_schema is not None and metadata:
+        categorical = [f.name for f in items_schema.fields if f.categorical]
+        textual = [f.name for f in items_schema.fields if f.textual]
+        if categorical or textual:
+            con.execute(render("recipes/user_personalization/30_item_tokens.sql",
+                               schema_name=ctx.schema_name, categorical=categorical, textual=textual),
+                        {"version": v})
+            tokens = con.execute("SELECT count(*) FROM pypersonalize.item_tokens WHERE version_arn = $v",
+                                 {"v": v}).fetchall()[0][0]
+    inter = ctx.schemas.get("Interactions")
+    fields = [{"name": f.name, "is_list": f.is_list} for f in (inter.fields if inter else ())
+              if f.name not in NOT_CONTEXT and f.type == "string"]
+    lifts = 0
+    if fields:
+        con.execute(render("recipes/user_personalization/40_context_lift.sql", schema_name=ctx.schema_name,
+                           fields=fields, has_event_type=ctx.has_event_type,
+                           has_event_value=ctx.has_event_value),
+                    {"version": v, **ctx.event_params()})
+        lifts = con.execute("SELECT count(*) FROM pypersonalize.context_lift WHERE version_arn = $v",
+                            {"v": v}).fetchall()[0][0]
+    return {"metadataTokens": tokens, "contextFields": [f["name"] for f in fields], "contextLifts": lifts}
+
+
+SQL_FILES = ("recipes/user_personalization/10_events.sql", "recipes/user_personalization/20_model_items.sql",
+             "recipes/user_personalization/30_item_tokens.sql",
+             "recipes/user_personalization/40_context_lift.sql")
+
+
+def _recipe(name, recipe_type, description, serving, hps, metadata, aliases=()) -> Recipe:
+    defaults = {h.name: h.default for h in hps if h.kind == "campaign"}
+    return Recipe(name=name, recipe_type=recipe_type, description=description, serving=serving,
+                  train=partial(train, metadata=metadata, defaults=defaults), hyperparameters=hps,
+                  aliases=aliases, sql_files=SQL_FILES)
+
+
+USER_PERSONALIZATION = _recipe(
+    "aws-user-personalization", "USER_PERSONALIZATION",
+    "Sequence-aware personalization from each user's current history, with item metadata for "
+    "cold items, exploration of new items, context and impressions.",
+    "personalized", _common(149) + _EXPLORATION, metadata=True,
+    aliases=("aws-user-personalization-v2",))
+HRNN = _recipe("aws-hrnn", "USER_PERSONALIZATION",
+               "Legacy HRNN: the User-Personalization engine on interactions only.",
+               "personalized", _common(43), metadata=False)
+HRNN_METADATA = _recipe("aws-hrnn-metadata", "USER_PERSONALIZATION",
+                        "Legacy HRNN-Metadata: the User-Personalization engine with item metadata.",
+                        "personalized", _common(43), metadata=True)
+HRNN_COLDSTART = _recipe("aws-hrnn-coldstart", "USER_PERSONALIZATION",
+                         "Legacy HRNN-Coldstart: User-Personalization with item metadata and "
+                         "exploration of cold items.",
+                         "personalized", _common(149) + _EXPLORATION + _COLDSTART, metadata=True)
+PERSONALIZED_RANKING = _recipe(
+    "aws-personalized-ranking", "PERSONALIZED_RANKING",
+    "Reorders a given list of items for a user with the User-Personalization model.",
+    "ranking", _common(149), metadata=True, aliases=("aws-personalized-ranking-v2",))
+
+RECIPES = (USER_PERSONALIZATION, HRNN, HRNN_METADATA, HRNN_COLDSTART, PERSONALIZED_RANKING)

@@ -1,0 +1,30 @@
+-- Item metadata as weighted tokens, for cold items and exploration: every categorical
+-- value ("GENRES=Comedy") and every word of three or more letters of a textual field
+-- ("DESCRIPTION~robot"), weighted by inverse document frequency and scaled to unit
+-- length per item, so that a dot product of two items is their cosine similarity.
+-- vars: schema_name, categorical (field names), textual (field names); params: $version
+INSERT INTO pypersonalize.item_tokens
+WITH raw AS (
+{% for f in categorical %}
+    SELECT ITEM_ID AS item, {{ (f ~ "=")|literal }} || lower(trim(v)) AS token
+    FROM {{ schema_name|ident }}.items, unnest({{ f|ident }}) AS t(v)
+    WHERE v IS NOT NULL AND trim(v) <> ''
+    UNION ALL
+{% endfor %}
+{% for f in textual %}
+    SELECT ITEM_ID, {{ (f ~ "~")|literal }} || w
+    FROM {{ schema_name|ident }}.items,
+         unnest(regexp_extract_all(lower({{ f|ident }}), '[a-z0-9]{3,}')) AS t(w)
+    UNION ALL
+{% endfor %}
+    SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE false
+), tokens AS (
+    SELECT DISTINCT item, token FROM raw
+), idf AS (
+    SELECT token, ln((SELECT count(DISTINCT item) FROM tokens) / count(*)) + 1 AS idf
+    FROM tokens GROUP BY token
+), weighted AS (
+    SELECT t.item, t.token, i.idf AS w FROM tokens t JOIN idf i USING (token)
+)
+SELECT $version, item, token, w / sqrt(sum(w * w) OVER (PARTITION BY item))
+FROM weighted
