@@ -26,6 +26,8 @@ from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceA
 from .filters import FiltersAPI
 from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
+from .events import EventsAPI
+from .personal import PersonalAPI
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
 from .sqlkit import one, quote_ident, quote_literal, render, statements
@@ -50,7 +52,7 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
     return Project(path, region=region, account_id=account_id, quiet=quiet, read_only=read_only)
 
 
-class Project(SolutionsAPI, ServingAPI, FiltersAPI):
+class Project(SolutionsAPI, ServingAPI, PersonalAPI, EventsAPI, FiltersAPI):
     """One project file. Verbs for datasets live here; training in :class:`SolutionsAPI`,
     campaigns, recommenders and recommendations in :class:`ServingAPI`."""
 

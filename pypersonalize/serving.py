@@ -255,13 +255,16 @@ class ServingAPI:
                 raise InvalidInput(f"{what} must be a string of at most 256 characters")
         # The endpoints row answers the common case in one query; the catalog is asked only
         # to explain a miss (unknown name, or a recommender that is not ACTIVE).
-        ep = self.con.execute("SELECT arn, name, requires_user, requires_item, dataset_group "
+        ep = self.con.execute("SELECT arn, name, requires_user, requires_item, dataset_group, serving "
                               "FROM pypersonalize.endpoints WHERE kind = $k AND (arn = $r OR name = $r)",
                               {"k": kind, "r": ref}).fetchall()
         if not ep:
             rec = self.catalog.get(kind, ref)
             raise InvalidInput(f"{kind} {rec.name!r} is {rec.status}, not serving")
-        arn, name, needs_user, needs_item, group_name = ep[0]
+        arn, name, needs_user, needs_item, group_name, serving = ep[0]
+        if serving == "ranking":
+            raise InvalidInput(f"{kind} {name!r} serves a Personalized-Ranking model: use "
+                               "get_personalized_ranking")
         if needs_user and user_id is None:
             raise InvalidInput(f"{kind} {name!r} needs user_id")
         if needs_item and item_id is None:
@@ -270,6 +273,7 @@ class ServingAPI:
                    **context_params(context)}
         if promotions:
             return self._promoted(request, group_name, filter, filter_values, promotions, seed)
+        predicate, params = "true", {}
         if filter is None:
             if filter_values:
                 raise InvalidInput("filter_values given without a filter")
@@ -278,8 +282,34 @@ class ServingAPI:
             predicate, params = self._filter_predicate(filter, group_name, filter_values, "r.item_id")
             rows = self.con.execute(render("serving/recommend_filtered.sql", predicate=predicate),
                                     {**request, **params}).fetchall()
-        return {"itemList": [{"itemId": item, "score": score} for _rank, item, score in rows],
-                "recommendationId": f"RID-{uuid.uuid4()}"}
+        items = [{"itemId": item, "score": score} for _rank, item, score in rows]
+        exploration = self._exploration(kind, arn)
+        if exploration is not None and user_id is not None:
+            version_arn, weight, age, cold_max = exploration
+            items = self._explore(arn, version_arn, group_name, user_id, items, num_results, weight,
+                                  age, cold_max, predicate, params, seed)
+        return {"itemList": items, "recommendationId": f"RID-{uuid.uuid4()}"}
+
+    def _exploration(self, kind: str, arn: str) -> tuple | None:
+        """(version, weight, age cut-off days, cold interactions) when the endpoint explores."""
+        rec = self.catalog.get(kind, arn)
+        version_arn = rec.config.get("solutionVersionArn") or rec.config.get("modelVersionArn")
+        if version_arn is None:
+            return None
+        version = self.catalog.get("solution-version", version_arn)
+        hp = version.config["hyperparameters"]
+        if "exploration_weight" not in hp:
+            return None
+        config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
+        explore = config.get("itemExplorationConfig") or {}
+        try:
+            weight = float(explore.get("explorationWeight", hp["exploration_weight"]))
+            age = float(explore.get("explorationItemAgeCutOff", hp["exploration_item_age_cut_off"]))
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{kind} {rec.name!r}: itemExplorationConfig values must be numbers") from None
+        if weight <= 0:
+            return None
+        return version_arn, weight, age, int(hp.get("cold_start_max_interactions", 15))
 
     def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed) -> dict:
         """Personalize's promotions: a share of the slots for the best items of another filter.

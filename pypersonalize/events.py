@@ -1,0 +1,108 @@
+"""Real-time events: Personalize's PutEvents, appending to a dataset group's interactions.
+
+One call is one transaction through the same staging and validation as an import, so a
+bad event leaves the interactions exactly as they were. User-Personalization endpoints
+read the user's history at request time, so the next recommendation already reflects it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pandas as pd
+
+from . import importer
+from .errors import InvalidInput
+
+MAX_EVENTS = 10          # Personalize's eventList limit
+
+
+def _timestamp(value, where: str) -> int:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    raise InvalidInput(f"{where}: sentAt must be epoch seconds or a datetime, got {value!r}")
+
+
+def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]) -> pd.DataFrame:
+    """Personalize's event objects as rows of the Interactions schema's columns."""
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidInput("put_events: user_id must be a non-empty string")
+    if not isinstance(session_id, str) or not session_id:
+        raise InvalidInput("put_events: session_id must be a non-empty string")
+    if not isinstance(event_list, list) or not 1 <= len(event_list) <= MAX_EVENTS:
+        raise InvalidInput(f"put_events: event_list must hold 1 to {MAX_EVENTS} events")
+    rows = []
+    for n, event in enumerate(event_list, 1):
+        where = f"put_events: event {n}"
+        if not isinstance(event, dict):
+            raise InvalidInput(f"{where}: expected an object, got {event!r}")
+        unknown = set(event) - {"eventId", "eventType", "eventValue", "itemId", "sentAt", "properties",
+                                "recommendationId", "impression"}
+        if unknown:
+            raise InvalidInput(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        for key in ("eventType", "sentAt"):
+            if key not in event:
+                raise InvalidInput(f"{where}: {key} is required")
+        row = {"USER_ID": user_id, "ITEM_ID": event.get("itemId"),
+               "TIMESTAMP": _timestamp(event["sentAt"], where), "EVENT_TYPE": event["eventType"]}
+        if "eventValue" in event:
+            row["EVENT_VALUE"] = event["eventValue"]
+        if "impression" in event:
+            if not isinstance(event["impression"], list):
+                raise InvalidInput(f"{where}: impression must be a list of item ids")
+            row["IMPRESSION"] = "|".join(map(str, event["impression"]))
+        if "recommendationId" in event:
+            row["RECOMMENDATION_ID"] = event["recommendationId"]
+        if "eventId" in event:
+            row["EVENT_ID"] = event["eventId"]
+        props = event.get("properties") or {}
+        if isinstance(props, str):
+            try:
+                props = json.loads(props)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{where}: properties is not valid JSON: {exc}") from None
+        if not isinstance(props, dict):
+            raise InvalidInput(f"{where}: properties must be a JSON object")
+        for key, value in props.items():
+            # Personalize's properties use camelCase names of the schema's fields
+            name = next((f for f in fields if f.replace("_", "").lower() == key.replace("_", "").lower()), None)
+            if name is None:
+                raise InvalidInput(f"{where}: property {key!r} is not a field of the Interactions schema")
+            row[name] = value
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    extra = [c for c in frame.columns if c not in fields]
+    if extra:
+        raise InvalidInput(f"put_events: the Interactions schema has no {', '.join(extra)} field")
+    for name in fields - set(frame.columns):
+        frame[name] = None
+    return frame[sorted(fields)]
+
+
+class EventsAPI:
+    """Mixed into :class:`pypersonalize.Project`."""
+
+    def put_events(self, dataset_group: str, user_id: str, session_id: str, event_list: list,
+                   tracking_id: str | None = None) -> dict:
+        """Append up to 10 events of one user to the interactions, in one transaction.
+
+        >>> pp.put_events("movies", "u1", "s1", [{"eventType": "Watch", "itemId": "m7",
+        ...                                        "sentAt": 1700000000}])  # doctest: +SKIP
+        """
+        group = self.catalog.get("dataset-group", dataset_group)
+        schema = self._schemas_of(group).get("Interactions")
+        if schema is None:
+            raise InvalidInput(f"dataset group {group.name!r} has no Interactions dataset")
+        frame = event_rows(user_id, session_id, event_list, set(schema.names))
+        with self._transaction():
+            staged = importer.stage(self.con, schema, importer.resolve_source(frame))
+            importer.validate(self.con, schema, staged)
+            importer.load(self.con, schema, group.name, "interactions", "INCREMENTAL")
+            importer.drop_stage(self.con)
+        return {"eventsRecorded": len(frame), "trackingId": tracking_id, "sessionId": session_id}
+
+
+__all__ = ["EventsAPI", "event_rows"]

@@ -1,0 +1,184 @@
+"""User-Personalization in Python: many users at once, personalized ranking, exploration.
+
+``score_users`` loads a version's model tables into numpy once (cached) and scores whole
+batches of users with sparse matrix products: the same numbers as the SQL macro
+``pp_personal_scores``, which serves single requests. Exploration of cold items runs here,
+after the ranked list is cut (``explore``), because its placement is random.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InvalidInput
+from .recipes import get_recipe, seqmodel
+from .sqlkit import render
+
+MAX_RANKING_ITEMS = 500
+
+
+@dataclass
+class LoadedModel:
+    items: np.ndarray                 # item ids, index order
+    index: dict
+    model: seqmodel.Model
+    event_weights: dict
+    context_weight: float
+    impression_weight: float
+    lifts: pd.DataFrame               # field, value, item, lift
+
+
+def load_model(con, version_arn: str) -> LoadedModel:
+    params = con.execute("SELECT bptt, decay, history_weight, temperature, context_weight, impression_weight "
+                         "FROM pypersonalize.personal_params WHERE version_arn = $v",
+                         {"v": version_arn}).fetchall()
+    if not params:
+        raise InvalidInput(f"{version_arn} is not a User-Personalization model")
+    bptt, decay, hw, temperature, cw, iw = params[0]
+    f = con.execute("SELECT item, dim, value FROM pypersonalize.item_factors WHERE version_arn = $v "
+                    "ORDER BY item, dim", {"v": version_arn}).df()
+    items = f["item"].drop_duplicates().to_numpy(dtype=object)
+    rank = int(f["dim"].max()) + 1
+    factors = f["value"].to_numpy(dtype=np.float64).reshape(len(items), rank)
+    index = {item: i for i, item in enumerate(items)}
+    t = con.execute("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v",
+                    {"v": version_arn}).df()
+    rows = t["item"].map(index).to_numpy(dtype=np.int64)
+    cols = t["next_item"].map(index).to_numpy(dtype=np.int64)
+    transitions = sp.csr_matrix((t["weight"].to_numpy(), (rows, cols)), shape=(len(items), len(items)))
+    weights = dict(con.execute("SELECT event_type, weight FROM pypersonalize.event_weights WHERE version_arn = $v",
+                               {"v": version_arn}).fetchall())
+    lifts = con.execute("SELECT field, value, item, lift FROM pypersonalize.context_lift WHERE version_arn = $v",
+                        {"v": version_arn}).df()
+    model = seqmodel.Model(transitions, factors, decay, bptt, hw, temperature)
+    return LoadedModel(items, index, model, weights, cw, iw, lifts)
+
+
+def history_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
+    return con.execute("SELECT user_id, item, event_type, impression FROM pypersonalize.interactions_all "
+                       "WHERE dataset_group = $g AND user_id IN (SELECT unnest($u::VARCHAR[])) "
+                       "ORDER BY user_id, ts, seq", {"g": group, "u": list(user_ids)}).df()
+
+
+def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
+               context: dict | None = None) -> np.ndarray:
+    """Blended scores (users x model items) as pp_personal_scores computes them."""
+    n = len(lm.items)
+    order = {u: i for i, u in enumerate(user_ids)}
+    users = hist["user_id"].map(order).to_numpy(dtype=np.int64)
+    # items the model does not know still take a place in the recency window
+    items = hist["item"].map(lm.index).fillna(n).to_numpy(dtype=np.int64)
+    weights = hist["event_type"].map(lm.event_weights).fillna(1.0).to_numpy(dtype=np.float64) \
+        if len(hist) else np.zeros(0)
+    sort = np.argsort(users, kind="stable")
+    ev = seqmodel.Events(users[sort], items[sort], weights[sort], len(user_ids), n + 1)
+    out = np.zeros((len(user_ids), n))
+    if len(hist) == 0:
+        return out
+    w = seqmodel.windows(ev, lm.model.bptt, lm.model.decay)[:, :n]
+    x = seqmodel.history_matrix(ev)[:, :n]
+    out = seqmodel.raw_scores(lm.model, w, x)
+    if context and len(lm.lifts):
+        chosen = lm.lifts[lm.lifts.apply(lambda r: context.get(r["field"]) == r["value"], axis=1)]
+        bonus = np.zeros(n)
+        np.add.at(bonus, chosen["item"].map(lm.index).to_numpy(dtype=np.int64), chosen["lift"].to_numpy())
+        out = out + lm.context_weight * bonus
+    if lm.impression_weight and "impression" in hist and hist["impression"].notna().any():
+        shown = hist[["user_id", "impression"]].dropna().explode("impression").dropna()
+        seen = set(zip(hist["user_id"], hist["item"]))
+        shown = shown[[(u, i) not in seen for u, i in zip(shown["user_id"], shown["impression"])]]
+        shown = shown[shown["impression"].isin(lm.index)]
+        times = np.zeros((len(user_ids), n))
+        np.add.at(times, (shown["user_id"].map(order).to_numpy(dtype=np.int64),
+                          shown["impression"].map(lm.index).to_numpy(dtype=np.int64)), 1.0)
+        out = out - lm.impression_weight * np.log1p(times)
+    out[np.bincount(users, minlength=len(user_ids)) == 0] = 0.0
+    return out
+
+
+class PersonalAPI:
+    """Mixed into :class:`pypersonalize.Project`."""
+
+    def _loaded_model(self, version_arn: str) -> LoadedModel:
+        cache = self.__dict__.setdefault("_personal_models", {})
+        if version_arn not in cache:
+            cache[version_arn] = load_model(self.con, version_arn)
+        return cache[version_arn]
+
+    def score_users(self, solution_version: str, user_ids: list[str],
+                    context: dict | None = None) -> tuple[list[str], np.ndarray]:
+        """Scores of every model item for many users at once (rows sum to 1; users without
+        history get rows of zeros). Vectorized numpy over the model tables.
+
+        >>> items, scores = pp.score_users("arn:...:solution/up/1", ["u1", "u2"])  # doctest: +SKIP
+        """
+        version = self.catalog.get("solution-version", solution_version)
+        group = self.catalog.get("dataset-group", version.dataset_group_arn)
+        lm = self._loaded_model(version.arn)
+        raw = raw_scores(lm, history_frame(self.con, group.name, user_ids), list(user_ids), context)
+        probs = seqmodel.softmax(raw, lm.model.temperature)
+        probs[~raw.any(axis=1)] = 0.0
+        return list(lm.items), probs
+
+    def get_personalized_ranking(self, campaign: str, user_id: str, input_list: list[str],
+                                 context: dict | None = None, filter: str | None = None,
+                                 filter_values: dict | None = None) -> dict:
+        """Personalize's GetPersonalizedRanking: ``input_list`` reordered for ``user_id``.
+
+        >>> pp.get_personalized_ranking("rank", "u1", ["m1", "m2", "m3"])  # doctest: +SKIP
+        {'personalizedRanking': [{'itemId': 'm2', 'score': 0.61}, ...], 'recommendationId': ...}
+        """
+        from .serving import context_params
+        rec = self.catalog.get("campaign", campaign)
+        version = self.catalog.get("solution-version", rec.config["solutionVersionArn"])
+        if get_recipe(version.config["recipe"]).serving not in ("personalized", "ranking"):
+            raise InvalidInput(f"campaign {rec.name!r} serves {version.config['recipe']}, which cannot "
+                               "rank a list (use a Personalized-Ranking or User-Personalization solution)")
+        if not isinstance(user_id, str) or not user_id:
+            raise InvalidInput("user_id must be a non-empty string")
+        if not isinstance(input_list, list) or not 1 <= len(input_list) <= MAX_RANKING_ITEMS \
+                or not all(isinstance(i, str) for i in input_list):
+            raise InvalidInput(f"input_list must be a list of 1 to {MAX_RANKING_ITEMS} item ids")
+        group = self.catalog.get("dataset-group", version.dataset_group_arn)
+        predicate, params = "true", {}
+        if filter is not None:
+            predicate, params = self._filter_predicate(filter, group.name, filter_values, "r.item_id")
+        elif filter_values:
+            raise InvalidInput("filter_values given without a filter")
+        rows = self.con.execute(render("serving/personalized_ranking.sql", predicate=predicate),
+                                {"endpoint": rec.arn, "version": version.arn, "user_id": user_id,
+                                 "items": list(dict.fromkeys(input_list)), **context_params(context),
+                                 **params}).fetchall()
+        return {"personalizedRanking": [{"itemId": item, "score": float(score)}
+                                        for item, score, _tier, _z, _pos in rows],
+                "recommendationId": f"RID-{__import__('uuid').uuid4()}"}
+
+    def _explore(self, endpoint_arn: str, version_arn: str, group: str, user_id: str, items: list[dict],
+                 n: int, weight: float, age_days: float, cold_max: int, predicate: str, params: dict,
+                 seed) -> list[dict]:
+        """Give ``round(n * weight / 2)`` slots of ``items`` to cold items (see README)."""
+        k = min(n, int(math.floor(n * weight / 2 + 0.5)))
+        if k == 0:
+            return items[:n]
+        cold = self.con.execute(render("serving/explore.sql", predicate=predicate), {
+            "version": version_arn, "group": group, "user_id": user_id, "cold_max": cold_max,
+            "age": age_days * 86400.0, "taken": [i["itemId"] for i in items[:n]], **params}).fetchall()
+        rng = random.Random(seed)
+        # relevance first; a random key breaks ties so equal items rotate across requests
+        ranked = sorted(cold, key=lambda r: (-r[1], rng.random()))[:k]
+        explored = [{"itemId": item, "score": 0.0, "reason": ["Exploration"]} for item, _rel in ranked]
+        kept = items[: n - len(explored)]
+        slots = sorted(rng.sample(range(len(kept) + len(explored)), len(explored)))
+        out, e, o = [], iter(explored), iter(kept)
+        for pos in range(len(kept) + len(explored)):
+            out.append(next(e) if pos in slots else next(o))
+        return out
+
+
+__all__ = ["PersonalAPI", "load_model", "raw_scores"]
