@@ -7,6 +7,7 @@ Command ``dataset-group create`` <-> method ``create_dataset_group``; flags <-> 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 
@@ -408,6 +409,12 @@ def recipe_describe(pp, recipe):
     return pp.describe_recipe(recipe)["recipe"]
 
 
+def _exploration(weight, age) -> dict | None:
+    explore = {k: str(v) for k, v in (("explorationWeight", weight), ("explorationItemAgeCutOff", age))
+               if v is not None}
+    return {"itemExplorationConfig": explore} if explore else None
+
+
 def _parse_pairs(values, option: str) -> dict:
     out = {}
     for item in values:
@@ -546,8 +553,12 @@ def campaign_group():
 @click.argument("name")
 @click.option("--solution-version", required=True, help="ARN of an ACTIVE solution version.")
 @click.option("--min-provisioned-tps", type=int, default=1, show_default=True)
+@click.option("--exploration-weight", type=float, default=None,
+              help="itemExplorationConfig explorationWeight (0..1) for User-Personalization.")
+@click.option("--exploration-item-age-cut-off", "exploration_age", type=float, default=None,
+              help="itemExplorationConfig explorationItemAgeCutOff (days).")
 @output_options
-def campaign_create(pp, name, solution_version, min_provisioned_tps):
+def campaign_create(pp, name, solution_version, min_provisioned_tps, exploration_weight, exploration_age):
     """Create a campaign serving a solution version.
 
     \b
@@ -556,15 +567,20 @@ def campaign_create(pp, name, solution_version, min_provisioned_tps):
             --solution-version arn:aws:personalize:local:000000000000:solution/related/1
     """
     return pp.create_campaign(name=name, solution_version=solution_version,
-                              min_provisioned_tps=min_provisioned_tps)
+                              min_provisioned_tps=min_provisioned_tps,
+                              campaign_config=_exploration(exploration_weight, exploration_age))
 
 
 @campaign_group.command("update")
 @click.argument("campaign")
 @click.option("--solution-version", default=None, help="Switch to this version of the same solution.")
 @click.option("--min-provisioned-tps", type=int, default=None)
+@click.option("--exploration-weight", type=float, default=None,
+              help="itemExplorationConfig explorationWeight (0..1) for User-Personalization.")
+@click.option("--exploration-item-age-cut-off", "exploration_age", type=float, default=None,
+              help="itemExplorationConfig explorationItemAgeCutOff (days).")
 @output_options
-def campaign_update(pp, campaign, solution_version, min_provisioned_tps):
+def campaign_update(pp, campaign, solution_version, min_provisioned_tps, exploration_weight, exploration_age):
     """Switch a campaign to another solution version, atomically.
 
     \b
@@ -573,7 +589,8 @@ def campaign_update(pp, campaign, solution_version, min_provisioned_tps):
             --solution-version arn:aws:personalize:local:000000000000:solution/related/2
     """
     pp.update_campaign(campaign, solution_version=solution_version,
-                       min_provisioned_tps=min_provisioned_tps)
+                       min_provisioned_tps=min_provisioned_tps,
+                       campaign_config=_exploration(exploration_weight, exploration_age))
     return pp.describe_campaign(campaign)["campaign"]
 
 
@@ -628,17 +645,22 @@ def recommender_group():
               help="Use case title or recipe, e.g. 'Most popular' or aws-vod-most-popular.")
 @click.option("--min-rps", "min_rps", type=int, default=None,
               help="minRecommendationRequestsPerSecond (recorded; see README).")
+@click.option("--exploration-weight", type=float, default=None,
+              help="itemExplorationConfig explorationWeight (0..1) for User-Personalization.")
+@click.option("--exploration-item-age-cut-off", "exploration_age", type=float, default=None,
+              help="itemExplorationConfig explorationItemAgeCutOff (days).")
 @output_options
-def recommender_create(pp, name, dataset_group, use_case, min_rps):
+def recommender_create(pp, name, dataset_group, use_case, min_rps, exploration_weight, exploration_age):
     """Create a recommender for a domain use case and train it.
 
     \b
     Example:
         pypersonalize recommender create top-movies --dataset-group movies --use-case "Most popular"
     """
-    config = {"minRecommendationRequestsPerSecond": min_rps} if min_rps is not None else None
+    config = {"minRecommendationRequestsPerSecond": min_rps} if min_rps is not None else {}
+    config.update(_exploration(exploration_weight, exploration_age) or {})
     arn = pp.create_recommender(name=name, dataset_group=dataset_group, use_case=use_case,
-                                recommender_config=config)["recommenderArn"]
+                                recommender_config=config or None)["recommenderArn"]
     return pp.describe_recommender(arn)["recommender"]
 
 
@@ -773,9 +795,12 @@ def filter_delete(pp, filter_name):
 @click.option("--filter", "filter_name", default=None, help="A filter's name or ARN.")
 @click.option("--filter-value", "filter_values", multiple=True, metavar='NAME=\'"v1","v2"\'',
               help="A value for a $NAME of the filter, in Personalize's quoting; repeatable.")
+@click.option("--context", "context", multiple=True, metavar="FIELD=VALUE",
+              help="Contextual metadata of the request, e.g. DEVICE=Tablet; repeatable.")
+@click.option("--seed", type=int, default=None, help="Makes exploration and promotions reproducible.")
 @output_options
 def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, filter_name,
-                      filter_values):
+                      filter_values, context, seed):
     """Get recommendations from a campaign or recommender.
 
     \b
@@ -783,15 +808,64 @@ def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, 
         pypersonalize recommend --recommender because-you-watched --user-id u1 --item-id m7 -n 10
         pypersonalize recommend --recommender top --user-id u1 --filter by-genre \\
             --filter-value 'GENRE="Comedy","Drama"'
+        pypersonalize recommend --recommender top-picks --user-id u1 --context DEVICE=Tablet
     """
     out = pp.get_recommendations(campaign=campaign, recommender=recommender, user_id=user_id,
                                  item_id=item_id, num_results=num_results, filter=filter_name,
-                                 filter_values=_parse_pairs(filter_values, "--filter-value") or None)
+                                 filter_values=_parse_pairs(filter_values, "--filter-value") or None,
+                                 context=_parse_pairs(context, "--context") or None, seed=seed)
     ctx = click.get_current_context().obj
     if ctx.fmt == "json":
         return out
-    return [{"rank": i, "itemId": r["itemId"], "score": r["score"]}
+    return [{"rank": i, "itemId": r["itemId"], "score": r["score"],
+             "reason": ",".join(r.get("reason", []) or ([r["promotionName"]] if "promotionName" in r else []))}
             for i, r in enumerate(out["itemList"], start=1)]
+
+
+@main.command("rank")
+@click.option("--campaign", required=True)
+@click.option("--user-id", required=True)
+@click.option("--item", "items", multiple=True, required=True, help="An item to rank; repeatable (max 500).")
+@click.option("--context", "context", multiple=True, metavar="FIELD=VALUE")
+@output_options
+def rank_command(pp, campaign, user_id, items, context):
+    """Reorder items for a user (Personalize's GetPersonalizedRanking).
+
+    \b
+    Example:
+        pypersonalize rank --campaign ranking --user-id u1 --item m1 --item m7 --item m42
+    """
+    out = pp.get_personalized_ranking(campaign, user_id, list(items),
+                                      context=_parse_pairs(context, "--context") or None)
+    if click.get_current_context().obj.fmt == "json":
+        return out
+    return [{"rank": i, "itemId": r["itemId"], "score": r["score"]}
+            for i, r in enumerate(out["personalizedRanking"], start=1)]
+
+
+@main.command("put-events")
+@click.option("--dataset-group", required=True)
+@click.option("--user-id", required=True)
+@click.option("--session-id", required=True)
+@click.option("--event", "events", multiple=True, required=True, metavar="JSON",
+              help='One event as Personalize\'s JSON, e.g. \'{"eventType": "Watch", "itemId": "m7", '
+                   '"sentAt": 1700000000}\'; repeatable (max 10).')
+@output_options
+def put_events_command(pp, dataset_group, user_id, session_id, events):
+    """Record real-time events of one user (Personalize's PutEvents).
+
+    \b
+    Example:
+        pypersonalize put-events --dataset-group movies --user-id u1 --session-id s1 \\
+            --event '{"eventType": "Watch", "itemId": "m7", "sentAt": 1700000000}'
+    """
+    parsed = []
+    for n, text in enumerate(events, 1):
+        try:
+            parsed.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"event {n} is not valid JSON: {exc}", param_hint="--event") from None
+    return pp.put_events(dataset_group, user_id, session_id, parsed)
 
 
 # -- sql --------------------------------------------------------------------------

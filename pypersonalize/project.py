@@ -23,11 +23,11 @@ import duckdb
 from . import datacheck, domains, importer
 from .catalog import Catalog, Record, check_name
 from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
+from .events import EventsAPI
 from .filters import FiltersAPI
+from .personal import PersonalAPI
 from .progress import Progress, interactive
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
-from .events import EventsAPI
-from .personal import PersonalAPI
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
 from .sqlkit import one, quote_ident, quote_literal, render, statements

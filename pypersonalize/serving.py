@@ -33,6 +33,24 @@ def context_params(context: dict | None) -> dict:
     return {"context_keys": list(context), "context_values": list(context.values())}
 
 
+def check_exploration(config: dict | None) -> None:
+    """Personalize's itemExplorationConfig: explorationWeight 0..1, explorationItemAgeCutOff >= 1."""
+    explore = (config or {}).get("itemExplorationConfig")
+    if explore is None:
+        return
+    if not isinstance(explore, dict) or set(explore) - {"explorationWeight", "explorationItemAgeCutOff"}:
+        raise InvalidInput("itemExplorationConfig takes explorationWeight and explorationItemAgeCutOff")
+    for key, low, high in (("explorationWeight", 0.0, 1.0), ("explorationItemAgeCutOff", 1.0, None)):
+        if key in explore:
+            try:
+                value = float(explore[key])
+            except (TypeError, ValueError):
+                raise InvalidInput(f"{key} must be a number, got {explore[key]!r}") from None
+            if value < low or (high is not None and value > high):
+                raise InvalidInput(f"{key} must be within [{low:g}, {high if high is not None else 'inf'}], "
+                                   f"got {value:g}")
+
+
 class ServingAPI:
     """Mixed into :class:`pypersonalize.Project`."""
 
@@ -45,6 +63,7 @@ class ServingAPI:
         version = self._active_version(solution_version)
         self._check_endpoint_name(name)
         tps = self._tps(min_provisioned_tps, "min_provisioned_tps")
+        check_exploration(campaign_config)
         arn = self.catalog.arn("campaign", name)
         with self._transaction():
             self.catalog.add(arn=arn, kind="campaign", name=name,
@@ -71,6 +90,7 @@ class ServingAPI:
             if min_provisioned_tps is not None:
                 config["minProvisionedTPS"] = self._tps(min_provisioned_tps, "min_provisioned_tps")
             if campaign_config is not None:
+                check_exploration(campaign_config)
                 config["campaignConfig"] = campaign_config
             self.catalog.update(rec, config=config)
         return {"campaignArn": rec.arn}
@@ -139,6 +159,9 @@ class ServingAPI:
             raise ResourceAlreadyExists(f"recommender {name!r} already exists")
         self._check_endpoint_name(name)
         config = dict(recommender_config or {})
+        check_exploration(config)
+        if "itemExplorationConfig" in config and uc.recipe != "aws-user-personalization":
+            raise InvalidInput(f"itemExplorationConfig is only for personalized use cases, not {uc.title!r}")
         if "minRecommendationRequestsPerSecond" in config:
             self._tps(config["minRecommendationRequestsPerSecond"], "minRecommendationRequestsPerSecond")
         interval = config.get("retrainingIntervalDays", RETRAIN_DAYS)

@@ -140,18 +140,27 @@ class SolutionsAPI:
         if mode not in TRAINING_MODES:
             raise InvalidInput(f"unknown training_mode {training_mode!r}; expected FULL or UPDATE")
         recipe = get_recipe(rec.config["recipe"])
+        base = None
         if mode == "UPDATE":
-            raise InvalidInput(f"training_mode UPDATE is for User-Personalization and HRNN-Coldstart, "
-                               f"not {recipe.name}")
+            if recipe.name not in ("aws-user-personalization", "aws-hrnn-coldstart"):
+                raise InvalidInput(f"training_mode UPDATE is for User-Personalization and HRNN-Coldstart, "
+                                   f"not {recipe.name}")
+            fulls = [v for v in self.catalog.select("solution-version", parent_arn=rec.arn)
+                     if v.status == "ACTIVE" and v.config.get("trainingMode") == "FULL"]
+            if not fulls:
+                raise InvalidInput(f"solution {rec.name!r} has no ACTIVE FULL version to update; "
+                                   "train one with training_mode FULL first")
+            base = fulls[-1].arn
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
         arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
                           hyperparameters=rec.config["hyperparameters"],
                           event_type=rec.config.get("eventType"),
-                          threshold=rec.config.get("eventValueThreshold"), mode=mode)
+                          threshold=rec.config.get("eventValueThreshold"), mode=mode, base_version=base)
         return {"solutionVersionArn": arn}
 
     def _train(self, *, owner: Record, group: Record, recipe_name: str, hyperparameters: dict,
-               event_type, threshold, mode: str, session_gap: int | None = None) -> str:
+               event_type, threshold, mode: str, session_gap: int | None = None,
+               base_version: str | None = None) -> str:
         recipe = RECIPES[recipe_name]
         number = len(self.catalog.select("solution-version", parent_arn=owner.arn)) + 1
         arn = f"{owner.arn}/{number}"
@@ -159,7 +168,7 @@ class SolutionsAPI:
         config: dict[str, Any] = {"recipeArn": recipe.arn, "recipe": recipe.name, "trainingMode": mode,
                                   "hyperparameters": hyperparameters, "eventType": event_type,
                                   "eventValueThreshold": threshold, "number": number,
-                                  "dataState": self._data_state(group)}
+                                  "dataState": self._data_state(group), "baseVersion": base_version}
         start = time.perf_counter()
         try:
             report = datacheck.requirements(self.con, group.name, schemas, group.config.get("domain"),
@@ -172,7 +181,8 @@ class SolutionsAPI:
                                event_value_threshold=threshold,
                                has_event_type=inter.field("EVENT_TYPE") is not None,
                                has_event_value=inter.field("EVENT_VALUE") is not None,
-                               session_gap=session_gap, progress=self.progress, schemas=schemas)
+                               session_gap=session_gap, progress=self.progress, schemas=schemas,
+                               base_version=base_version)
             with self._transaction():
                 with self.progress.bar(f"training {recipe.name} for {owner.name} (version {number})"):
                     stats = recipe.train(ctx)

@@ -43,6 +43,13 @@ USE_CASES = {u.name: u for u in (
             "Watch", requires_user=True, requires_item=False),
     UseCase("aws-vod-because-you-watched-x", "Because you watched X", "VIDEO_ON_DEMAND",
             "aws-sims", "Watch", requires_user=True, requires_item=True, exclude_event_type="Watch"),
+    # Personalized use cases train on every event type (Personalize recommends Click + Watch,
+    # View + Purchase) and explore new items (recommenderConfig.itemExplorationConfig).
+    UseCase("aws-vod-top-picks", "Top picks for you", "VIDEO_ON_DEMAND", "aws-user-personalization",
+            None, requires_user=True, requires_item=False, exclude_event_type="Watch"),
+    UseCase("aws-ecomm-recommended-for-you", "Recommended for you", "ECOMMERCE",
+            "aws-user-personalization", None, requires_user=True, requires_item=False,
+            exclude_event_type="Purchase"),
     UseCase("aws-ecomm-popular-items-by-views", "Most viewed", "ECOMMERCE", "aws-popularity-count",
             "View", requires_user=True, requires_item=False),
     UseCase("aws-ecomm-popular-items-by-purchases", "Best sellers", "ECOMMERCE",

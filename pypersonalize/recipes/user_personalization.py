@@ -120,7 +120,6 @@ def _keep_users(df: pd.DataFrame, low: float, high: float) -> pd.DataFrame:
 
 def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
     hp = ctx.hyperparameters
-    con = ctx.con
     events = _load_events(ctx)
     events = _keep_users(events, hp["min_user_history_length_percentile"],
                          hp["max_user_history_length_percentile"])
@@ -131,12 +130,17 @@ def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
     ev = seqmodel.Events(users.astype(np.int64), items.astype(np.int64), weights,
                          int(users.max()) + 1 if len(users) else 0, len(item_ids))
     decay = hp["recency_decay"] if hp["recency_mask"] else 1.0
-    transitions = seqmodel.fit_transitions(ev, hp["bptt"], decay, hp["l2_regularization"],
-                                           TOP_K, SEQUENCE_ITEMS)
-    factors = seqmodel.fit_factors(seqmodel.history_matrix(ev), hp["hidden_dimension"])
-    model = seqmodel.Model(transitions, factors, decay, hp["bptt"], hp["history_weight"])
-    model.temperature = seqmodel.fit_temperature(model, ev)
     ids = np.asarray(item_ids, dtype=object)
+    if ctx.base_version:
+        model, added = _updated_model(ctx, ev, ids)
+    else:
+        transitions = seqmodel.fit_transitions(ev, hp["bptt"], decay, hp["l2_regularization"],
+                                               TOP_K, SEQUENCE_ITEMS)
+        factors = seqmodel.fit_factors(seqmodel.history_matrix(ev), hp["hidden_dimension"])
+        model = seqmodel.Model(transitions, factors, decay, hp["bptt"], hp["history_weight"])
+        model.temperature = seqmodel.fit_temperature(model, ev)
+        added = None
+    transitions, factors = model.transitions, model.factors
     _write_model(ctx, model, ids, type_table)
     counts = pd.DataFrame({"item": ids, "interactions": np.bincount(items, minlength=len(ids)),
                            "first_ts": events.groupby(items)["TIMESTAMP"].min().to_numpy(),
@@ -146,7 +150,48 @@ def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
                  transitions=int(transitions.nnz), factorRank=int(factors.shape[1]),
                  temperature=model.temperature, eventTypeWeights=type_table, defaults=defaults,
                  popularItems=write_popular_items(ctx))
+    if added is not None:
+        stats.update(updatedFrom=ctx.base_version, newItems=added)
     return stats
+
+
+def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> tuple[seqmodel.Model, int]:
+    """Personalize's UPDATE training: the base FULL version's model, extended to new items.
+
+    The sequence weights and factors of known items are kept; a new item's factors are
+    fitted by ridge regression of its users onto their factor representation (the
+    whole-history part can then recommend it), with no new decomposition or solve.
+    """
+    con, base = ctx.con, ctx.base_version
+    params = con.execute("SELECT bptt, decay, history_weight, temperature FROM pypersonalize.personal_params "
+                         "WHERE version_arn = $v", {"v": base}).fetchall()
+    bptt, decay, history_weight, temperature = params[0]
+    index = {item: i for i, item in enumerate(ids)}
+    f = con.execute("SELECT item, dim, value FROM pypersonalize.item_factors WHERE version_arn = $v "
+                    "ORDER BY item, dim", {"v": base}).df()
+    rank = int(f["dim"].max()) + 1
+    old_items = f["item"].drop_duplicates().to_numpy(dtype=object)
+    old_factors = f["value"].to_numpy(dtype=np.float64).reshape(len(old_items), rank)
+    factors = np.zeros((len(ids), rank))
+    known = np.array([index.get(i, -1) for i in old_items])
+    factors[known[known >= 0]] = old_factors[known >= 0]
+    x = seqmodel.history_matrix(ev).tocsc()
+    is_new = np.ones(len(ids), dtype=bool)
+    is_new[known[known >= 0]] = False
+    if is_new.any():
+        users = x[:, ~is_new] @ factors[~is_new]                 # users x rank
+        gram = users.T @ users
+        gram[np.diag_indices(rank)] += 1e-3 * max(np.trace(gram) / rank, 1e-12)
+        factors[is_new] = np.linalg.solve(gram, (x[:, is_new].T @ users).T).T
+    t = con.execute("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v",
+                    {"v": base}).df()
+    rows = t["item"].map(index)
+    cols = t["next_item"].map(index)
+    ok = rows.notna() & cols.notna()
+    transitions = seqmodel.sp.csr_matrix(
+        (t["weight"].to_numpy()[ok], (rows[ok].to_numpy(dtype=np.int64), cols[ok].to_numpy(dtype=np.int64))),
+        shape=(len(ids), len(ids)))
+    return (seqmodel.Model(transitions, factors, decay, bptt, history_weight, temperature), int(is_new.sum()))
 
 
 def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type_table: dict) -> None:

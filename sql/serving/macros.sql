@@ -12,7 +12,7 @@
 --          table or view named by `requests` (columns user_id and item_id, either NULL).
 --
 -- Requests missing an input the endpoint requires raise an error, as Personalize does.
--- pp_personal_scores(endpoint, user_id, context)
+-- pp_personal_scores(endpoint, user_id, context)   (positional; context may be NULL)
 --     -> (item_id, score, raw) for a User-Personalization (or HRNN, Personalized-Ranking)
 --        endpoint: every item of its model scored for the user from their CURRENT history
 --        (events imported or put after training count at once). score is a softmax over
@@ -21,20 +21,23 @@
 --        or NULL.
 --        A user without history gets no rows (pp_recommend falls back to popular items).
 -- The numbers are recipes/seqmodel.py's; pypersonalize/personal.py computes the same in numpy.
-CREATE OR REPLACE MACRO pp_personal_scores(endpoint, user_id, context) AS TABLE
+CREATE OR REPLACE MACRO pp_personal_scores(pp_endpoint, pp_user, pp_context) AS TABLE
 WITH ep AS (
     SELECT e.version_arn, e.dataset_group FROM pypersonalize.endpoints e
-    WHERE (e.name = endpoint OR e.arn = endpoint) AND e.serving IN ('personalized', 'ranking')
+    WHERE (e.name = pp_endpoint OR e.arn = pp_endpoint) AND e.serving IN ('personalized', 'ranking')
 ), params AS (
     SELECT p.* FROM pypersonalize.personal_params p, ep WHERE p.version_arn = ep.version_arn
 ), hist AS (
     SELECT h.item, h.impression,
            coalesce(w.weight, 1.0) AS ew,
            row_number() OVER (ORDER BY h.ts DESC, h.seq DESC) - 1 AS pos
-    FROM pypersonalize.interactions_all h
-    JOIN ep ON h.dataset_group = ep.dataset_group
+    -- columns renamed: a "user_id" column in scope would clash with an outer macro's
+    -- user_id parameter passed in as pp_user
+    FROM (SELECT a.dataset_group AS grp, a.user_id AS uid, a.item, a.event_type, a.ts, a.seq, a.impression
+          FROM pypersonalize.interactions_all a) h
+    JOIN ep ON h.grp = ep.dataset_group
     LEFT JOIN pypersonalize.event_weights w ON w.version_arn = ep.version_arn AND w.event_type = h.event_type
-    WHERE h.user_id = user_id
+    WHERE h.uid = pp_user
 ), win AS (
     SELECT hist.item, sum(hist.ew * pow(params.decay, hist.pos)) AS w
     FROM hist, params WHERE hist.pos < params.bptt GROUP BY hist.item
@@ -58,7 +61,7 @@ WITH ep AS (
 ), ctx_part AS (
     SELECT c.item, sum(c.lift) AS lift
     FROM ep, pypersonalize.context_lift c
-    WHERE c.version_arn = ep.version_arn AND context IS NOT NULL AND c.value = context[c.field]
+    WHERE c.version_arn = ep.version_arn AND pp_context IS NOT NULL AND c.value = pp_context[c.field]
     GROUP BY c.item
 ), shown AS (
     -- impressions of the user's events that the user never chose
@@ -119,7 +122,10 @@ WITH checked AS (
 ), personal AS (
     SELECT s.item_id AS item, s.score, 0 AS tier,
            row_number() OVER (ORDER BY s.raw DESC, s.item_id) AS pos
-    FROM pp_personal_scores(endpoint, user_id, context) s
+    -- the user goes in as a column: inside the nested macro a parameter named user_id
+    -- would clash with the interactions' USER_ID column
+    FROM (SELECT user_id AS uid, endpoint AS ep, context AS ctx) req,
+         LATERAL (SELECT * FROM pp_personal_scores(req.ep, req.uid, req.ctx)) s
 ), popular AS (
     SELECT p.item, p.score, 1 AS tier, p.rank AS pos
     FROM pypersonalize.popular_items p, checked c

@@ -191,7 +191,7 @@ def test_use_case_must_match_the_domain(project):
     with pytest.raises(pypersonalize.InvalidInput, match="ECOMMERCE"):
         project.create_recommender(name="r", dataset_group="m", use_case="Best sellers")
     with pytest.raises(pypersonalize.InvalidInput, match="available"):
-        project.create_recommender(name="r", dataset_group="m", use_case="Top picks for you")
+        project.create_recommender(name="r", dataset_group="m", use_case="More like X")
 
 
 def test_ecommerce_use_cases(project):
