@@ -39,6 +39,16 @@ demo: install
 	$(PP) recommend --recommender because-you-watched --user-id u1 --item-id m114 -n 5
 	@echo "== The same from plain SQL"
 	$(PP) sql "SELECT * FROM pp_recommend('because-you-watched', user_id := 'u1', item_id := 'm114', n := 5)"
+	$(PP) recommender create top-picks --dataset-group movies --use-case "Top picks for you"
+	@echo "== Top picks for you, for user u1 (exploration slots are marked; --seed makes them reproducible)"
+	$(PP) recommend --recommender top-picks --user-id u1 -n 8 --seed 1
+	@echo "== u1 watches three documentaries (put-events: appended at once, no retraining)"
+	$(PP) put-events --dataset-group movies --user-id u1 --session-id demo \
+		--event '{"eventType": "Watch", "itemId": "m570", "sentAt": 1735700000}' \
+		--event '{"eventType": "Watch", "itemId": "m367", "sentAt": 1735700600}' \
+		--event '{"eventType": "Watch", "itemId": "m176", "sentAt": 1735701200}'
+	@echo "== Top picks for you, for user u1, right after"
+	$(PP) recommend --recommender top-picks --user-id u1 -n 8 --seed 1
 	@echo
 	@echo "Project file: $(DEMO_DB). Try: $(BIN)/pypersonalize --db $(DEMO_DB) sql \"SELECT EVENT_TYPE, count(*) FROM movies.interactions GROUP BY 1\""
 
@@ -46,6 +56,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py
 
 lint: install

@@ -817,9 +817,13 @@ def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, 
     ctx = click.get_current_context().obj
     if ctx.fmt == "json":
         return out
-    return [{"rank": i, "itemId": r["itemId"], "score": r["score"],
+    rows = [{"rank": i, "itemId": r["itemId"], "score": r["score"],
              "reason": ",".join(r.get("reason", []) or ([r["promotionName"]] if "promotionName" in r else []))}
             for i, r in enumerate(out["itemList"], start=1)]
+    if not any(r["reason"] for r in rows):      # the column only when some item has one
+        for r in rows:
+            del r["reason"]
+    return rows
 
 
 @main.command("rank")
