@@ -98,7 +98,8 @@ def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
         np.add.at(times, (shown["user_id"].map(order).to_numpy(dtype=np.int64),
                           shown["impression"].map(lm.index).to_numpy(dtype=np.int64)), 1.0)
         out = out - lm.impression_weight * np.log1p(times)
-    out[np.bincount(users, minlength=len(user_ids)) == 0] = 0.0
+    known = items < n
+    out[np.bincount(users[known], minlength=len(user_ids)) == 0] = 0.0
     return out
 
 

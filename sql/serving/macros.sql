@@ -80,7 +80,9 @@ WITH ep AS (
     LEFT JOIN shown ON shown.item = m.item
     WHERE m.item IN (SELECT f.item FROM pypersonalize.item_factors f
                      WHERE f.version_arn = ep.version_arn AND f.dim = 0)
-      AND EXISTS (SELECT 1 FROM hx)
+      -- a user with no event of a model item (new user, only new items) gets no rows
+      AND EXISTS (SELECT 1 FROM hx, pypersonalize.item_factors k
+                  WHERE k.version_arn = ep.version_arn AND k.item = hx.item AND k.dim = 0)
 ), blended AS (
     SELECT parts.item,
            coalesce(parts.s / nullif(max(abs(parts.s)) OVER (), 0), 0)
