@@ -5,8 +5,10 @@ Sections (each a module beside this file):
   sims     SIMS training in SQL vs a scipy.sparse peer, time split, peak RSS (sims.py)
   serving  recommendations/s: Python API, SQL macro, batch macro         (serving.py)
   filters  request latency with and without a filter, MovieLens 100K    (filters.py)
+  quality  NDCG/Recall/MRR/coverage of our recipes vs EASE, item-kNN, implicit (quality.py)
+  training User-Personalization training time vs implicit ALS, 1M events  (training.py)
 
-Usage: python benchmarks/run.py [--quick] [--only imports|sims|serving] [--repeat N] [--output PATH]
+Usage: python benchmarks/run.py [--quick] [--only SECTION] [--repeat N] [--output PATH]
 A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
 unless --output is given.
 """
@@ -24,7 +26,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "serving", "filters")
+SECTIONS = ("imports", "sims", "serving", "filters", "quality", "training")
 RESULTS = HERE / "RESULTS.md"
 
 
