@@ -179,7 +179,7 @@ def user_rows(train: pd.DataFrame, users) -> np.ndarray:
 
 
 def evaluate(scores: np.ndarray, split: Split) -> dict:
-    """Mask training items, rank, and average the metrics; ``scores`` is changed in place."""
+    """Mask training items, rank, and average the metrics (a float64 ``scores`` is masked in place)."""
     seen = user_items(split.train)[user_rows(split.train, split.users)]
     scores = mask_seen(np.asarray(scores, dtype=np.float64), seen.indptr, seen.indices)
     ranks = pessimistic_ranks(scores, split.targets)
