@@ -40,6 +40,7 @@ K, MRR_K = 10, 25
 BUDGET, BUDGET_QUICK = 8, 3          # configurations tried on validation, per model
 VOD = {"n_users": 3000, "n_items": 1000, "seed": 7}
 VOD_QUICK = {"n_users": 1000, "n_items": 400, "seed": 7}
+TIE_CHECK_SHARE = 0.1                 # same-second test items above which the tie-break is checked
 ML_USERS_QUICK = 300                  # --quick: MovieLens users kept (seeded sample)
 SEED = 0                              # implicit's random_state
 FLOOR = -1e30                         # score of an item an endpoint did not return
@@ -55,42 +56,46 @@ Adapter = Callable[[pd.DataFrame, list, dict], tuple[np.ndarray, float]]
 
 INTRO = f"""\
 Protocol. Data: MovieLens 100K (`u.data`, every rating counts as an interaction) and the
-project's generated sample `sample_data.video_on_demand(n_users={VOD['n_users']},
-n_items={VOD['n_items']}, seed={VOD['seed']})` (its Watch events; `--quick`:
-{VOD_QUICK['n_users']} users, {VOD_QUICK['n_items']} items, and {ML_USERS_QUICK} MovieLens users). Each user's events are ordered by
-(timestamp, item id as text) and only the first event of each (user, item) pair is kept, so
-a held-out item is always new to the user. For every user with >= 3 items the latest is the
-test item and everything earlier is training; the validation split is carved from the
-training part the same way (each such user's latest training item is the validation item).
-Hyperparameters are chosen on validation NDCG@10 only (the first configuration wins a
-tie); the model is then retrained on the whole training part with the chosen values and
-scored once on test. Every tuned model gets the same budget: at most {BUDGET} configurations
-({BUDGET_QUICK} with `--quick`), the whole grid when it is that small, otherwise that many
-drawn from it with a fixed seed (the grids are listed below; the ALS and BPR ranges were
-widened after a first run showed them too narrow on validation, never looking at test).
-Scoring: every item of the catalogue (all items of the
-dataset) except the user's training items, which get -inf; a target's rank is the number
-of items scoring >= its score minus one (ties are pessimistic, so a model with tied scores
-cannot look better than it is). Metrics, means over the evaluated users: NDCG@10 =
-1/log2(rank+2) if rank < 10, Recall@10 = hit rate, MRR@25 = 1/(rank+1) if rank < 25,
-coverage@10 = distinct items in all users' top 10 / catalogue size (`benchmarks/metrics.py`,
-checked against a per-user loop in `tests/unit/test_quality_metrics.py`).
+project's generated sample `sample_data.video_on_demand(n_users={VOD['n_users']}, \
+n_items={VOD['n_items']}, seed={VOD['seed']})`
+(its Watch events). `--quick`: {ML_USERS_QUICK} MovieLens users, a {VOD_QUICK['n_users']}-user \
+{VOD_QUICK['n_items']}-item sample, {BUDGET_QUICK} configurations.
+Each user's events are ordered by (timestamp, item id as text) and only the first event of
+each (user, item) pair is kept, so a held-out item is always new to the user. For every
+user with >= 3 items the latest is the test item and everything earlier is training; the
+validation split is carved from the training part the same way (each such user's latest
+training item is the validation item). Hyperparameters are chosen on validation NDCG@10
+only (the first configuration wins a tie); the model is then retrained on the whole
+training part with the chosen values and scored once on test. Every tuned model gets the
+same budget: at most {BUDGET} configurations, the whole grid when it is that small, otherwise
+that many drawn from it with a fixed seed (grids below; the ALS and BPR ranges were widened
+after a first run showed them too narrow on validation, never looking at test).
+Scoring: every item of the catalogue (all items of the dataset) except the user's training
+items, which get -inf; a target's rank is the number of items scoring >= its score minus
+one (pessimistic ties: a model with tied scores cannot look better than it is). Metrics,
+means over the evaluated users: NDCG@10 = 1/log2(rank+2) if rank < 10, Recall@10 = hit
+rate, MRR@25 = 1/(rank+1) if rank < 25, coverage@10 = distinct items in all users' top 10 /
+catalogue size (`benchmarks/metrics.py`, checked against a per-user loop in
+`tests/unit/test_quality_metrics.py`).
 Models: `Popularity count` (distinct users per item, no tuning); `EASE` (numpy, B = I - P /
 diag(P), P = (X^T X + lambda I)^-1, zero diagonal; X the binary user x item matrix);
 `item-kNN cosine` (cosine X^T X / (sqrt(n_i n_j) + shrink), zero diagonal, each item keeps
 its top k neighbours, score = sum over the user's items); `implicit ALS` and `implicit BPR`
 (`implicit.cpu`, binary user x item CSR, random_state {SEED}, BLAS limited to one thread with
-threadpoolctl as implicit recommends, its own threads at their default). Ours, through the
-public API: the training part is imported into a temporary project file (USER_ID,
-ITEM_ID, EVENT_TYPE = `rating` / `Watch`, TIMESTAMP), a solution with the recipe and the
-configuration (other hyperparameters at the recipe's defaults) is created and
-`create_solution_version` trains it (the train seconds are that call alone); `Popularity-Count (pypersonalize)` scores come from
-`pp_recommend` on a campaign; `SIMS because-you-watched (pypersonalize)` scores each user
-by the related-items list of the user's last training item (`pp_recommend_batch`, the whole
-ranked list: related items, then the popular fill), `User-Personalization (pypersonalize)`
-by `Project.score_users`. A ranked list becomes scores by rank, items with equal returned
-scores keep equal scores (so ties stay pessimistic), items not returned get the lowest
-score. "train s" = the final training on the whole training part, best of 1."""
+threadpoolctl as implicit recommends, its own threads at their default).
+Ours, through the public API: the training part is imported into a temporary project file
+(USER_ID, ITEM_ID, EVENT_TYPE = `rating` / `Watch`, TIMESTAMP), a solution with the recipe
+and the configuration (other hyperparameters at the recipe's defaults) is created and
+`create_solution_version` trains it ("train s" is that call alone). `Popularity-Count
+(pypersonalize)`: `pp_recommend` on a campaign; `SIMS because-you-watched (pypersonalize)`:
+the related-items list of the user's last training item (`pp_recommend_batch`, the whole
+ranked list: related items, then the popular fill); `User-Personalization (pypersonalize)`:
+`Project.score_users`. A ranked list becomes scores by rank; items with equal returned
+scores keep equal scores (ties stay pessimistic), items not returned get the lowest score.
+"train s" = the final training on the whole training part, best of 1. Where many test
+items share their second with the previous event (MovieLens), every model is retrained
+with its chosen configuration on a split whose same-second events are ordered by a random
+item order instead, to show how much the id tie-break matters."""
 
 
 # -- data and splits --------------------------------------------------------------------
@@ -111,10 +116,19 @@ def vod_sample(size: dict) -> pd.DataFrame:
                          "timestamp": watch["TIMESTAMP"].astype(np.int64), "event_type": "Watch"})
 
 
-def prepare(events: pd.DataFrame) -> pd.DataFrame:
-    """Sort by (user, timestamp, item), keep each (user, item)'s first event, and make
-    ``user``/``item`` categorical over their sorted ids (the shared indexes)."""
-    out = events.sort_values(["user", "timestamp", "item"], kind="stable")
+def prepare(events: pd.DataFrame, tie_seed: int | None = None) -> pd.DataFrame:
+    """Sort by (user, timestamp, item id), keep each (user, item)'s first event, and make
+    ``user``/``item`` categorical over their sorted ids (the shared indexes). With
+    ``tie_seed``, events with one timestamp are ordered by a seeded random order of the
+    items instead of their ids (the tie-break sensitivity check)."""
+    out = events
+    key = ["user", "timestamp", "item"]
+    if tie_seed is not None:
+        ids = np.sort(events["item"].unique())
+        shuffled = pd.Series(np.random.default_rng(tie_seed).permutation(len(ids)), index=ids)
+        out = events.assign(tie=events["item"].map(shuffled).to_numpy())
+        key = ["user", "timestamp", "tie"]
+    out = out.sort_values(key, kind="stable").drop(columns=["tie"], errors="ignore")
     out = out.drop_duplicates(["user", "item"], keep="first").reset_index(drop=True)
     for col in ("user", "item"):
         out[col] = pd.Categorical(out[col], categories=np.sort(out[col].unique()))
@@ -572,7 +586,14 @@ def run(quick: bool = False, repeat: int = 1, log=print) -> Section:
             table = f"# {name}: test split, configuration chosen on validation\n" + results_table(outcomes)
             section.tables.append(table + "\n" + ratio_line)
             log(section.tables[-1])
-            summaries.append((name, outcomes, ratio, same))
+            tie = None
+            if same >= TIE_CHECK_SHARE:
+                tie = tie_break_check(raw, roster, outcomes, log)
+                section.tables.append(f"# {name}, test split again with same-second events ordered by a "
+                                      f"random item order (seed {SEED}) instead of item id; configurations "
+                                      "as chosen above, not re-tuned\n" + tie["table"])
+                log(section.tables[-1])
+            summaries.append((name, outcomes, ratio, same, tie))
     section.tables.insert(0, format_table(
         ["dataset", "events", "distinct pairs", "users", "items", "evaluated users", "train pairs",
          "validation-train pairs", "test item in same second"], facts, right={1, 2, 3, 4, 5, 6, 7, 8}))
@@ -582,9 +603,37 @@ def run(quick: bool = False, repeat: int = 1, log=print) -> Section:
     return section
 
 
+def tie_break_check(raw: pd.DataFrame, roster: list[Model], outcomes: list[Outcome], log) -> dict:
+    """Retrain every model that ran with its chosen configuration on a split whose
+    same-second events are ordered by a random item order, and score it on test."""
+    _validation, test = leave_last_out(prepare(raw, tie_seed=SEED))
+    by_name = {m.name: m for m in roster}
+    rows, ndcg = [], {}
+    for o in outcomes:
+        if o.skipped:
+            continue
+        try:
+            scores, _ = by_name[o.model].adapter(test.train, list(test.users), o.config)
+        except Exception as exc:
+            rows.append([o.model, f"failed: {failure_text(exc)}", "-", "-"])
+            continue
+        ndcg[o.model] = evaluate(scores, test)["ndcg"]
+        rows.append([o.model, fmt_config(o.config), f"{o.test['ndcg']:.4f}", f"{ndcg[o.model]:.4f}"])
+    log(f"    tie-break check: {', '.join(f'{k} {v:.4f}' for k, v in ndcg.items())}")
+    peers = {k: v for k, v in ndcg.items() if k in PEERS}
+    if UP_NAME in ndcg and peers:
+        best = max(peers, key=peers.get)
+        ratio_text = f"{ndcg[UP_NAME]:.4f} / {peers[best]:.4f} ({best}) = {ndcg[UP_NAME] / peers[best]:.2f}"
+    else:
+        ratio_text = "n/a"
+    table = format_table(["model", "config", "NDCG@10 (id tie-break)", "NDCG@10 (random tie-break)"], rows)
+    return {"table": table + f"\nUser-Personalization NDCG@10 / best peer, random tie-break: {ratio_text}",
+            "ratio_text": ratio_text}
+
+
 def _reading(summaries, notes) -> str:
     text = ["Reading:"]
-    for name, outcomes, ratio, same in summaries:
+    for name, outcomes, ratio, same, tie in summaries:
         by_name = {o.model: o for o in outcomes}
         ran = sorted((o for o in outcomes if not o.skipped), key=lambda o: -o.test["ndcg"])
         figures = ", ".join(f"{o.model} {o.test['ndcg']:.4f}" for o in ran)
@@ -601,9 +650,10 @@ def _reading(summaries, notes) -> str:
                 "equals the numpy count on every metric (same definition: a check of the harness)."
                 if same_metrics else "differs from the numpy count although both count distinct users: "
                 "a harness or recipe bug."))
-        if same >= 0.1:
+        if tie is not None:
             text.append(f"{100 * same:.0f}% of {name}'s test items share their second with the user's "
-                        "previous event, so their order is the item-id tie-break's: sequence models "
-                        "(User-Personalization, SIMS from the last item) learn from that order too.")
+                        "previous event, so which one is held out, and the order sequence models learn "
+                        "from, comes from the item-id tie-break; with a random tie-break instead "
+                        f"(configurations kept) the ratio is {tie['ratio_text']}.")
     text += notes
     return " ".join(text)

@@ -88,9 +88,9 @@ _COLDSTART = (
 )
 
 
-def event_weights(types: pd.Series | None, values: pd.Series | None, hp: dict) -> tuple[np.ndarray, dict]:
-    """Per-event weights and the per-type table serving uses."""
-    n = len(types) if types is not None else len(values) if values is not None else 0
+def event_weights(n: int, types: pd.Series | None, values: pd.Series | None,
+                  hp: dict) -> tuple[np.ndarray, dict]:
+    """Per-event weights of ``n`` events and the per-type table serving uses."""
     w = np.ones(n)
     table = {}
     if types is not None and types.notna().any():
@@ -125,7 +125,7 @@ def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
                          hp["max_user_history_length_percentile"])
     users, _user_ids = pd.factorize(events["USER_ID"], sort=False)
     items, item_ids = pd.factorize(events["ITEM_ID"], sort=True)
-    weights, type_table = event_weights(events["event_type"] if ctx.has_event_type else None,
+    weights, type_table = event_weights(len(events), events["event_type"] if ctx.has_event_type else None,
                                         events["event_value"] if ctx.has_event_value else None, hp)
     ev = seqmodel.Events(users.astype(np.int64), items.astype(np.int64), weights,
                          int(users.max()) + 1 if len(users) else 0, len(item_ids))
