@@ -82,21 +82,32 @@ def fit_transitions(ev: Events, bptt: int, decay: float, reg: float, top_k: int,
     # lags k < l are items d = l - k apart: sum over k of decay^(2k-2+d).
     sq = np.array([decay ** (2 * (k - 1)) for k in range(1, bptt + 1)])
     diag_w = small.weight ** 2 * sq.sum()
-    off = sp.csr_matrix((m, m))
-    cross = sp.csr_matrix((m, m))
-    for d in range(1, bptt + 1):
-        pairs = lag_pairs(small, d)
-        cross = cross + pairs * (decay ** (d - 1))
-        if d < bptt:
-            off = off + pairs * (decay ** d * sq[: bptt - d].sum())
-    gram = (off + off.T).toarray()
-    gram[np.diag_indices(m)] += np.bincount(small.item, weights=diag_w, minlength=m)
+    # Dense accumulation by flat index: one bincount per block of lags beats summing
+    # sparse matrices (and the solve needs them dense anyway).
+    gram = np.zeros(m * m)
+    cross = np.zeros(m * m)
+    for block in range(1, bptt + 1, 8):
+        idx, wc, wo = [], [], []
+        for d in range(block, min(block + 8, bptt + 1)):
+            same = small.user[d:] == small.user[:-d]
+            flat = small.item[:-d][same] * m + small.item[d:][same]
+            pair = small.weight[:-d][same] * small.weight[d:][same]
+            idx.append(flat)
+            wc.append(pair * decay ** (d - 1))
+            wo.append(pair * (decay ** d * sq[: bptt - d].sum()) if d < bptt else np.zeros(len(flat)))
+        idx = np.concatenate(idx)
+        cross += np.bincount(idx, np.concatenate(wc), minlength=m * m)
+        gram += np.bincount(idx, np.concatenate(wo), minlength=m * m)
+    gram = gram.reshape(m, m)
+    # float32 halves the cubic solve; the ridge term keeps it well conditioned
+    gram = (gram + gram.T).astype(np.float32)
+    gram[np.diag_indices(m)] += np.bincount(small.item, weights=diag_w, minlength=m).astype(np.float32)
     lam = reg * max(float(np.mean(np.diag(gram))), 1e-12)
-    gram[np.diag_indices(m)] += lam
+    gram[np.diag_indices(m)] += np.float32(lam)
     factor = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
-    inv = scipy.linalg.cho_solve(factor, np.eye(m), check_finite=False)
-    dense_b = np.asarray((cross.T @ inv.T).T)        # inv @ cross, cross sparse
-    return _top_k(dense_b, top_k, keep, ev.n_items)
+    dense_b = scipy.linalg.cho_solve(factor, cross.reshape(m, m).astype(np.float32), overwrite_b=True,
+                                     check_finite=False)
+    return _top_k(dense_b.astype(np.float64, copy=False), top_k, keep, ev.n_items)
 
 
 def _top_k(dense: np.ndarray, k: int, index: np.ndarray, n: int) -> sp.csr_matrix:
@@ -121,18 +132,21 @@ def history_matrix(ev: Events) -> sp.csr_matrix:
                          shape=(ev.n_users, ev.n_items))
 
 
-def fit_factors(x: sp.csr_matrix, rank: int, seed: int = 0, power: int = 4) -> np.ndarray:
+def fit_factors(x: sp.csr_matrix, rank: int, seed: int = 0, power: int = 2) -> np.ndarray:
     """The ``rank`` leading right singular vectors of ``x`` (randomized range finder)."""
     n = x.shape[1]
     rank = max(1, min(rank, n - 1 if n > 1 else 1, x.shape[0]))
     rng = np.random.default_rng(seed)
-    q = rng.standard_normal((n, rank + 10))
+    q = rng.standard_normal((n, rank + 10)).astype(np.float32)
+    x = x.astype(np.float32)
     xt = x.T.tocsr()
     for _ in range(power):
         q, _r = np.linalg.qr(xt @ (x @ q))
     y = x @ q                                     # users x (rank+10)
-    _u, _s, vt = np.linalg.svd(y, full_matrices=False)
-    return np.ascontiguousarray((q @ vt.T)[:, :rank])
+    # right singular vectors of y from its small Gram matrix (y is tall)
+    _w, v = np.linalg.eigh((y.T @ y).astype(np.float64))
+    vt = v[:, ::-1].T
+    return np.ascontiguousarray((q @ vt.T)[:, :rank], dtype=np.float64)
 
 
 def windows(ev: Events, bptt: int, decay: float, upto: np.ndarray | None = None) -> sp.csr_matrix:
@@ -172,7 +186,7 @@ def softmax(s: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(model: Model, ev: Events, sample: int = 2000, seed: int = 0) -> float:
+def fit_temperature(model: Model, ev: Events, sample: int = 500, seed: int = 0) -> float:
     """The temperature that makes each user's last event most likely given the rest."""
     starts = ev.starts()
     lengths = np.diff(starts)

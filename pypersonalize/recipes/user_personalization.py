@@ -17,6 +17,7 @@ Scores are computed at request time from the user's current history by the SQL m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -88,49 +89,70 @@ _COLDSTART = (
 )
 
 
-def event_weights(n: int, types: pd.Series | None, values: pd.Series | None,
+def event_weights(types: np.ndarray, type_names: list[str], values: np.ndarray | None,
                   hp: dict) -> tuple[np.ndarray, dict]:
-    """Per-event weights of ``n`` events and the per-type table serving uses."""
-    w = np.ones(n)
+    """Per-event weights (``types`` are codes into ``type_names``, -1 = none) and the
+    per-type table serving uses."""
+    w = np.ones(len(types))
     table = {}
-    if types is not None and types.notna().any():
-        counts = types.value_counts()
-        per_type = (counts.max() / counts) ** hp["event_type_weight_exponent"]
-        table = {str(k): float(v) for k, v in per_type.items()}
-        w = types.map(per_type).fillna(1.0).to_numpy(dtype=np.float64)
-    if values is not None and hp["event_value_exponent"] > 0 and values.notna().any():
-        v = values.to_numpy(dtype=np.float64)
-        mean = np.nanmean(np.abs(v)) or 1.0
-        w = w * np.nan_to_num(np.clip(np.abs(v) / mean, 1e-3, None), nan=1.0) ** hp["event_value_exponent"]
+    if type_names and (types >= 0).any():
+        counts = np.bincount(types[types >= 0], minlength=len(type_names)).astype(np.float64)
+        per_type = np.where(counts > 0, (counts.max() / np.maximum(counts, 1)), 1.0) \
+            ** hp["event_type_weight_exponent"]
+        table = {name: float(per_type[k]) for k, name in enumerate(type_names) if counts[k] > 0}
+        w = np.where(types >= 0, per_type[np.maximum(types, 0)], 1.0)
+    if values is not None and hp["event_value_exponent"] > 0 and not np.isnan(values).all():
+        mean = np.nanmean(np.abs(values)) or 1.0
+        w = w * np.nan_to_num(np.clip(np.abs(values) / mean, 1e-3, None), nan=1.0) ** hp["event_value_exponent"]
     return w, table
 
 
-def _load_events(ctx: TrainContext) -> pd.DataFrame:
-    sql = render("recipes/user_personalization/10_events.sql", schema_name=ctx.schema_name,
-                 has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value)
-    return ctx.con.execute(sql, ctx.event_params()).df()
+@dataclass
+class _Loaded:
+    user: np.ndarray
+    item: np.ndarray
+    ts: np.ndarray
+    type: np.ndarray
+    value: np.ndarray | None
+    item_ids: np.ndarray
+    type_names: list[str]
 
 
-def _keep_users(df: pd.DataFrame, low: float, high: float) -> pd.DataFrame:
-    lengths = df.groupby("USER_ID", sort=False).size()
-    lo, hi = np.quantile(lengths.to_numpy(dtype=np.float64), [low, high])
-    keep = lengths[(lengths >= lo) & (lengths <= hi)].index
-    return df[df["USER_ID"].isin(keep)]
+def _load_events(ctx: TrainContext, low: float, high: float) -> _Loaded:
+    """The training events as integer arrays (strings stay in DuckDB), users outside the
+    history-length percentiles left out."""
+    con = ctx.con
+    con.execute(render("recipes/user_personalization/10_events.sql", schema_name=ctx.schema_name,
+                       has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value),
+                ctx.event_params())
+    try:
+        cols = con.execute("SELECT u, i, ts, coalesce(t, -1) AS t, v FROM pp_up_events").fetchnumpy()
+        item_ids = np.asarray([r[0] for r in con.execute(
+            "SELECT DISTINCT ITEM_ID FROM pp_up_events ORDER BY ITEM_ID").fetchall()], dtype=object)
+        type_names = [r[0] for r in con.execute(
+            "SELECT DISTINCT event_type FROM pp_up_events WHERE event_type IS NOT NULL ORDER BY 1").fetchall()]
+    finally:
+        con.execute("DROP TABLE IF EXISTS pp_up_events")
+    user = np.asarray(cols["u"], dtype=np.int64)
+    lengths = np.bincount(user)
+    lo, hi = np.quantile(lengths[lengths > 0].astype(np.float64), [low, high]) if len(user) else (0, 0)
+    keep = (lengths[user] >= lo) & (lengths[user] <= hi)
+    # re-code so that users and items left out leave no gaps
+    _u, user = np.unique(user[keep], return_inverse=True)
+    used, item = np.unique(np.asarray(cols["i"], dtype=np.int64)[keep], return_inverse=True)
+    value = np.asarray(cols["v"], dtype=np.float64)[keep] if ctx.has_event_value else None
+    return _Loaded(user.astype(np.int64), item.astype(np.int64), np.asarray(cols["ts"])[keep],
+                   np.asarray(cols["t"], dtype=np.int64)[keep], value, item_ids[used], type_names)
 
 
 def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
     hp = ctx.hyperparameters
-    events = _load_events(ctx)
-    events = _keep_users(events, hp["min_user_history_length_percentile"],
-                         hp["max_user_history_length_percentile"])
-    users, _user_ids = pd.factorize(events["USER_ID"], sort=False)
-    items, item_ids = pd.factorize(events["ITEM_ID"], sort=True)
-    weights, type_table = event_weights(len(events), events["event_type"] if ctx.has_event_type else None,
-                                        events["event_value"] if ctx.has_event_value else None, hp)
-    ev = seqmodel.Events(users.astype(np.int64), items.astype(np.int64), weights,
-                         int(users.max()) + 1 if len(users) else 0, len(item_ids))
+    data = _load_events(ctx, hp["min_user_history_length_percentile"], hp["max_user_history_length_percentile"])
+    weights, type_table = event_weights(data.type, data.type_names, data.value, hp)
+    ids = data.item_ids
+    ev = seqmodel.Events(data.user, data.item, weights,
+                         int(data.user.max()) + 1 if len(data.user) else 0, len(ids))
     decay = hp["recency_decay"] if hp["recency_mask"] else 1.0
-    ids = np.asarray(item_ids, dtype=object)
     if ctx.base_version:
         model, added = _updated_model(ctx, ev, ids)
     else:
@@ -140,14 +162,16 @@ def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
         model = seqmodel.Model(transitions, factors, decay, hp["bptt"], hp["history_weight"])
         model.temperature = seqmodel.fit_temperature(model, ev)
         added = None
-    transitions, factors = model.transitions, model.factors
     _write_model(ctx, model, ids, type_table)
-    counts = pd.DataFrame({"item": ids, "interactions": np.bincount(items, minlength=len(ids)),
-                           "first_ts": events.groupby(items)["TIMESTAMP"].min().to_numpy(),
-                           "last_ts": events.groupby(items)["TIMESTAMP"].max().to_numpy()})
+    first = np.full(len(ids), np.iinfo(np.int64).max)
+    last = np.full(len(ids), np.iinfo(np.int64).min)
+    np.minimum.at(first, data.item, data.ts)
+    np.maximum.at(last, data.item, data.ts)
+    counts = pd.DataFrame({"item": ids, "interactions": np.bincount(data.item, minlength=len(ids)),
+                           "first_ts": first, "last_ts": last})
     stats = _write_catalogue(ctx, counts, metadata)
-    stats.update(users=ev.n_users, items=ev.n_items, events=len(events),
-                 transitions=int(transitions.nnz), factorRank=int(factors.shape[1]),
+    stats.update(users=ev.n_users, items=ev.n_items, events=len(data.user),
+                 transitions=int(model.transitions.nnz), factorRank=int(model.factors.shape[1]),
                  temperature=model.temperature, eventTypeWeights=type_table, defaults=defaults,
                  popularItems=write_popular_items(ctx))
     if added is not None:
@@ -197,26 +221,34 @@ def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> t
 def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type_table: dict) -> None:
     con, v, hp = ctx.con, ctx.version_arn, ctx.hyperparameters
     t = model.transitions.tocoo()
+    rank = model.factors.shape[1]
+    # numbers travel as numeric columns (zero-copy); ids are joined in SQL
     frames = {
-        "item_transitions": pd.DataFrame({"version_arn": v, "item": ids[t.row], "next_item": ids[t.col],
-                                          "weight": t.data}),
-        "item_factors": pd.DataFrame({
-            "version_arn": v, "item": np.repeat(ids, model.factors.shape[1]),
-            "dim": np.tile(np.arange(model.factors.shape[1], dtype=np.int16), len(ids)),
-            "value": model.factors.ravel()}),
-        "event_weights": pd.DataFrame({"version_arn": v, "event_type": list(type_table),
-                                       "weight": list(type_table.values())}, dtype=object),
-        "personal_params": pd.DataFrame([{
-            "version_arn": v, "bptt": model.bptt, "decay": model.decay,
-            "history_weight": model.history_weight, "temperature": model.temperature,
-            "context_weight": hp["context_weight"], "impression_weight": hp["impression_weight"]}]),
+        "pp_up_ids": pd.DataFrame({"idx": np.arange(len(ids), dtype=np.int64),
+                                   "item": pd.array(ids, dtype="string")}),
+        "pp_up_transitions": pd.DataFrame({"a": t.row.astype(np.int64), "b": t.col.astype(np.int64),
+                                           "weight": t.data}),
+        "pp_up_factors": pd.DataFrame({"a": np.repeat(np.arange(len(ids), dtype=np.int64), rank),
+                                       "dim": np.tile(np.arange(rank, dtype=np.int16), len(ids)),
+                                       "value": model.factors.ravel()}),
     }
-    for table, frame in frames.items():
-        con.register("pp_up_frame", frame)
-        try:
-            con.execute(f"INSERT INTO pypersonalize.{table} BY NAME SELECT * FROM pp_up_frame")
-        finally:
-            con.unregister("pp_up_frame")
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        con.execute("INSERT INTO pypersonalize.item_transitions SELECT $v, x.item, y.item, t.weight "
+                    "FROM pp_up_transitions t JOIN pp_up_ids x ON x.idx = t.a JOIN pp_up_ids y ON y.idx = t.b",
+                    {"v": v})
+        con.execute("INSERT INTO pypersonalize.item_factors SELECT $v, x.item, f.dim, f.value "
+                    "FROM pp_up_factors f JOIN pp_up_ids x ON x.idx = f.a", {"v": v})
+    finally:
+        for name in frames:
+            con.unregister(name)
+    for event_type, weight in type_table.items():
+        con.execute("INSERT INTO pypersonalize.event_weights VALUES ($v, $t, $w)",
+                    {"v": v, "t": event_type, "w": weight})
+    con.execute("INSERT INTO pypersonalize.personal_params VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw)",
+                {"v": v, "bptt": model.bptt, "decay": model.decay, "hw": model.history_weight,
+                 "temp": model.temperature, "cw": hp["context_weight"], "iw": hp["impression_weight"]})
 
 
 def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) -> dict:
