@@ -443,7 +443,8 @@ def models(ours: ProjectAdapters) -> list[Model]:
         Model("SIMS because-you-watched (pypersonalize)", ours.sims,
               {"popularity_discount_factor": [0.25, 0.5, 0.75, 1.0], "min_cointeraction_count": [1, 3]}),
         Model(UP_NAME, ours.user_personalization,
-              {"hidden_dimension": [32, 64, 149], "bptt": [8, 16, 32], "history_weight": [0.3, 0.7, 1.0]},
+              {"hidden_dimension": [32, 64, 149], "bptt": [8, 32], "history_weight": [0.7, 1.5],
+               "popularity_exponent": [0.25, 0.5]},
               user_personalization_missing),
     ]
 

@@ -439,8 +439,11 @@ def solution_group():
 @click.option("--event-type", default=None, help="Train only on this event type.")
 @click.option("--event-value-threshold", type=float, default=None,
               help="Train only on events with EVENT_VALUE >= this.")
+@click.option("--auto-training-days", type=int, default=None,
+              help="performAutoTraining every N days (1..30), run by `refresh`.")
 @output_options
-def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type, event_value_threshold):
+def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type, event_value_threshold,
+                    auto_training_days):
     """Create a solution (a recipe with its settings) for a dataset group.
 
     \b
@@ -450,7 +453,10 @@ def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type
     """
     return pp.create_solution(name=name, dataset_group=dataset_group, recipe=recipe,
                               hyperparameters=_parse_pairs(hyperparameters, "--hp"),
-                              event_type=event_type, event_value_threshold=event_value_threshold)
+                              event_type=event_type, event_value_threshold=event_value_threshold,
+                              perform_auto_training=auto_training_days is not None,
+                              solution_config=None if auto_training_days is None else {
+                                  "autoTrainingConfig": {"schedulingExpression": f"rate({auto_training_days} days)"}})
 
 
 @solution_group.command("list")
@@ -710,16 +716,19 @@ def recommender_delete(pp, recommender):
 @click.option("--force", is_flag=True, help="Retrain every recommender, stale or not.")
 @output_options
 def refresh_command(pp, dataset_group, force):
-    """Retrain recommenders whose data changed or whose interval (7 days) passed; for cron.
+    """Retrain stale recommenders; run due automatic training and updates of solutions; for cron.
 
     \b
     Example:
         pypersonalize --db shop.duckdb refresh --quiet
     """
     result = pp.refresh_recommenders(dataset_group=dataset_group, force=force)
+    solutions = pp.refresh_solutions(dataset_group=dataset_group, force=force)
     return ([{"recommender": r["name"], "action": "retrained", "reason": "; ".join(r["reasons"])}
              for r in result["refreshed"]]
-            + [{"recommender": n, "action": "up to date", "reason": ""} for n in result["upToDate"]])
+            + [{"recommender": n, "action": "up to date", "reason": ""} for n in result["upToDate"]]
+            + [{"solution": s["name"], "action": s["trainingMode"], "reason": s["reason"]}
+               for s in solutions["trained"]])
 
 
 @main.group("filter")

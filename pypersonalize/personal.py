@@ -41,11 +41,12 @@ def load_model(con, version_arn: str) -> LoadedModel:
     if not params:
         raise InvalidInput(f"{version_arn} is not a User-Personalization model")
     bptt, decay, hw, temperature, cw, iw = params[0]
-    f = con.execute("SELECT item, dim, value FROM pypersonalize.item_factors WHERE version_arn = $v "
+    f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
                     "ORDER BY item, dim", {"v": version_arn}).df()
     items = f["item"].drop_duplicates().to_numpy(dtype=object)
     rank = int(f["dim"].max()) + 1
     factors = f["value"].to_numpy(dtype=np.float64).reshape(len(items), rank)
+    factors_out = f["value_out"].to_numpy(dtype=np.float64).reshape(len(items), rank)
     index = {item: i for i, item in enumerate(items)}
     t = con.execute("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v",
                     {"v": version_arn}).df()
@@ -56,7 +57,7 @@ def load_model(con, version_arn: str) -> LoadedModel:
                                {"v": version_arn}).fetchall())
     lifts = con.execute("SELECT field, value, item, lift FROM pypersonalize.context_lift WHERE version_arn = $v",
                         {"v": version_arn}).df()
-    model = seqmodel.Model(transitions, factors, decay, bptt, hw, temperature)
+    model = seqmodel.Model(transitions, factors, decay, bptt, hw, temperature, factors_out)
     return LoadedModel(items, index, model, weights, cw, iw, lifts)
 
 

@@ -27,6 +27,7 @@ from .events import EventsAPI
 from .filters import FiltersAPI
 from .personal import PersonalAPI
 from .progress import Progress, interactive
+from .refresh import RefreshAPI
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
@@ -52,7 +53,7 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
     return Project(path, region=region, account_id=account_id, quiet=quiet, read_only=read_only)
 
 
-class Project(SolutionsAPI, ServingAPI, PersonalAPI, EventsAPI, FiltersAPI):
+class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, FiltersAPI):
     """One project file. Verbs for datasets live here; training in :class:`SolutionsAPI`,
     campaigns, recommenders and recommendations in :class:`ServingAPI`."""
 

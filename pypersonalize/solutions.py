@@ -8,6 +8,7 @@ earlier versions (and the campaigns serving them) untouched.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,18 @@ from .recipes import RECIPES, TrainContext, get_recipe
 from .sqlkit import quote_ident
 
 TRAINING_MODES = ("FULL", "UPDATE")
+AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7 days)
+
+
+def auto_training_days(config: dict | None) -> int:
+    """Days of Personalize's ``autoTrainingConfig.schedulingExpression`` (``rate(N days)``, N 1..30)."""
+    expression = (config or {}).get("schedulingExpression")
+    if expression is None:
+        return AUTO_TRAINING_DAYS
+    match = re.fullmatch(r"rate\((\d+) days?\)", str(expression).strip())
+    if not match or not 1 <= int(match.group(1)) <= 30:
+        raise InvalidInput(f"schedulingExpression must be rate(N days) with N from 1 to 30, got {expression!r}")
+    return int(match.group(1))
 # Every table keyed by version_arn that a recipe writes (sql/serving/00_tables.sql).
 MODEL_TABLES = ("popular_items", "related_items", "personal_params", "model_items", "item_transitions",
                 "item_factors", "event_weights", "item_tokens", "context_lift")
@@ -45,8 +58,12 @@ class SolutionsAPI:
     def create_solution(self, name: str, dataset_group: str, recipe: str,
                         hyperparameters: dict | None = None, event_type: str | None = None,
                         event_value_threshold: float | str | None = None,
-                        solution_config: dict | None = None) -> dict:
+                        solution_config: dict | None = None, perform_auto_training: bool = False) -> dict:
         """Create a solution: a recipe with fixed hyperparameters over a dataset group.
+
+        ``perform_auto_training`` with ``solution_config={"autoTrainingConfig":
+        {"schedulingExpression": "rate(7 days)"}}`` makes ``refresh`` train a new version when
+        the interval has passed (see :meth:`refresh_solutions`).
 
         ``hyperparameters`` may also come as Personalize's ``solution_config``
         (``algorithmHyperParameters``, ``featureTransformationParameters``,
@@ -67,13 +84,17 @@ class SolutionsAPI:
             except (TypeError, ValueError):
                 raise InvalidInput(f"event_value_threshold must be a number, got {threshold!r}") from None
         self._check_event_fields(group, event_type, threshold)
+        if not isinstance(perform_auto_training, bool):
+            raise InvalidInput("perform_auto_training must be true or false")
+        days = auto_training_days(config.get("autoTrainingConfig"))
         if self.catalog.select("solution", name=name):
             raise ResourceAlreadyExists(f"solution {name!r} already exists")
         arn = self.catalog.arn("solution", name)
         self.catalog.add(arn=arn, kind="solution", name=name, dataset_group_arn=group.arn, config={
             "recipeArn": r.arn, "recipe": r.name, "hyperparameters": resolved,
             "eventType": event_type, "eventValueThreshold": threshold,
-            "trainingDataConfig": config.get("trainingDataConfig")})
+            "trainingDataConfig": config.get("trainingDataConfig"),
+            "performAutoTraining": perform_auto_training, "autoTrainingDays": days})
         return {"solutionArn": arn}
 
     def _check_event_fields(self, group: Record, event_type, threshold) -> None:
@@ -120,6 +141,10 @@ class SolutionsAPI:
                "datasetGroupArn": rec.dataset_group_arn, "status": rec.status,
                "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at,
                "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
+        out["performAutoTraining"] = bool(c.get("performAutoTraining"))
+        if c.get("performAutoTraining"):
+            out["solutionConfig"]["autoTrainingConfig"] = {
+                "schedulingExpression": f"rate({c.get('autoTrainingDays', AUTO_TRAINING_DAYS)} days)"}
         if c.get("eventType") is not None:
             out["eventType"] = c["eventType"]
         if c.get("eventValueThreshold") is not None:
@@ -146,7 +171,7 @@ class SolutionsAPI:
                 raise InvalidInput(f"training_mode UPDATE is for User-Personalization and HRNN-Coldstart, "
                                    f"not {recipe.name}")
             fulls = [v for v in self.catalog.select("solution-version", parent_arn=rec.arn)
-                     if v.status == "ACTIVE" and v.config.get("trainingMode") == "FULL"]
+                     if v.status == "ACTIVE" and v.config.get("trainingMode") in ("FULL", "AUTOTRAIN")]
             if not fulls:
                 raise InvalidInput(f"solution {rec.name!r} has no ACTIVE FULL version to update; "
                                    "train one with training_mode FULL first")

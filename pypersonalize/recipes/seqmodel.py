@@ -13,8 +13,10 @@ For a user whose history (oldest first, integer items) is ``h``, with per-event 
   lag-``d`` pair counts, so no window matrix is ever built. Only the ``max_items`` most
   frequent items take part (the solve is cubic in them); ``B`` is cut to the ``top_k``
   largest weights (by magnitude) per item;
-* history part ``l = x @ P @ P.T``: ``x`` is the whole history, ``P`` the ``rank`` leading
-  right singular vectors of the user-item matrix (a randomized SVD);
+* history part ``l = (x @ P_in) @ P_out.T``: ``x`` is the whole history; ``P`` holds the
+  ``rank`` leading right singular vectors of the user-item matrix with item columns scaled by
+  ``n_i^-a`` (a randomized SVD), ``P_in = P * n^-a`` and ``P_out = P * n^a`` (``a`` =
+  ``popularity_exponent``: without it the leading vectors are mostly popularity);
 * score = ``s / max|s| + history_weight * l / max|l|``; probabilities are
   ``softmax(score / temperature)`` over the whole catalogue, ``temperature`` fitted to
   each user's last event when training.
@@ -50,11 +52,16 @@ class Events:
 @dataclass
 class Model:
     transitions: sp.csr_matrix   # n_items x n_items, B cut to top_k per row
-    factors: np.ndarray          # n_items x rank, P
+    factors: np.ndarray          # n_items x rank, P_in (reads the history)
     decay: float
     bptt: int
     history_weight: float
     temperature: float = 1.0
+    factors_out: np.ndarray | None = None   # P_out (scores items); None = P_in
+
+    @property
+    def out(self) -> np.ndarray:
+        return self.factors if self.factors_out is None else self.factors_out
 
 
 def lag_pairs(ev: Events, lag: int, weights: bool = True) -> sp.csr_matrix:
@@ -149,6 +156,14 @@ def fit_factors(x: sp.csr_matrix, rank: int, seed: int = 0, power: int = 2) -> n
     return np.ascontiguousarray((q @ vt.T)[:, :rank], dtype=np.float64)
 
 
+def fit_two_sided_factors(x: sp.csr_matrix, rank: int, exponent: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P_in, P_out) of the history part: SVD of ``x`` with columns scaled by n_i^-exponent."""
+    n = np.maximum(np.asarray((x != 0).sum(axis=0)).ravel(), 1).astype(np.float64)
+    scale = n ** -exponent
+    p = fit_factors((x @ sp.diags(scale)).tocsr(), rank)
+    return p * scale[:, None], p / scale[:, None]
+
+
 def windows(ev: Events, bptt: int, decay: float, upto: np.ndarray | None = None) -> sp.csr_matrix:
     """w for every user: their last ``bptt`` events (before ``upto``), decayed by recency."""
     starts = ev.starts()
@@ -171,7 +186,7 @@ def windows(ev: Events, bptt: int, decay: float, upto: np.ndarray | None = None)
 def raw_scores(model: Model, w: sp.csr_matrix, x: sp.csr_matrix) -> np.ndarray:
     """Blended scores (before the softmax) for the rows of ``w`` and ``x``."""
     seq = np.asarray((w @ model.transitions).todense())
-    hist = np.asarray((x @ model.factors) @ model.factors.T)
+    hist = np.asarray((x @ model.factors) @ model.out.T)
     return _scaled(seq) + model.history_weight * _scaled(hist)
 
 

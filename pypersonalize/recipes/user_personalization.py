@@ -56,6 +56,9 @@ def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
             doc="pypersonalize: the per-event decay recency_mask applies"),
         _hp("history_weight", float, 0.7, 0.0, 10.0,
             doc="pypersonalize: weight of the whole-history part against the sequence part"),
+        _hp("popularity_exponent", float, 0.25, 0.0, 1.0,
+            doc="pypersonalize: the history factors are fitted on item columns scaled by "
+                "(interactions)^-x, so that they capture taste rather than popularity"),
         _hp("l2_regularization", float, 0.7, 0.0001, 100.0,
             doc="pypersonalize: ridge penalty of the sequence model, relative to the mean "
                 "diagonal of its Gram matrix"),
@@ -158,8 +161,9 @@ def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
     else:
         transitions = seqmodel.fit_transitions(ev, hp["bptt"], decay, hp["l2_regularization"],
                                                TOP_K, SEQUENCE_ITEMS)
-        factors = seqmodel.fit_factors(seqmodel.history_matrix(ev), hp["hidden_dimension"])
-        model = seqmodel.Model(transitions, factors, decay, hp["bptt"], hp["history_weight"])
+        f_in, f_out = seqmodel.fit_two_sided_factors(seqmodel.history_matrix(ev), hp["hidden_dimension"],
+                                                     hp["popularity_exponent"])
+        model = seqmodel.Model(transitions, f_in, decay, hp["bptt"], hp["history_weight"], factors_out=f_out)
         model.temperature = seqmodel.fit_temperature(model, ev)
         added = None
     _write_model(ctx, model, ids, type_table)
@@ -191,14 +195,16 @@ def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> t
                          "WHERE version_arn = $v", {"v": base}).fetchall()
     bptt, decay, history_weight, temperature = params[0]
     index = {item: i for i, item in enumerate(ids)}
-    f = con.execute("SELECT item, dim, value FROM pypersonalize.item_factors WHERE version_arn = $v "
+    f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
                     "ORDER BY item, dim", {"v": base}).df()
     rank = int(f["dim"].max()) + 1
     old_items = f["item"].drop_duplicates().to_numpy(dtype=object)
-    old_factors = f["value"].to_numpy(dtype=np.float64).reshape(len(old_items), rank)
-    factors = np.zeros((len(ids), rank))
+    old_in = f["value"].to_numpy(dtype=np.float64).reshape(len(old_items), rank)
+    old_out = f["value_out"].to_numpy(dtype=np.float64).reshape(len(old_items), rank)
+    factors, factors_out = np.zeros((len(ids), rank)), np.zeros((len(ids), rank))
     known = np.array([index.get(i, -1) for i in old_items])
-    factors[known[known >= 0]] = old_factors[known >= 0]
+    factors[known[known >= 0]] = old_in[known >= 0]
+    factors_out[known[known >= 0]] = old_out[known >= 0]
     x = seqmodel.history_matrix(ev).tocsc()
     is_new = np.ones(len(ids), dtype=bool)
     is_new[known[known >= 0]] = False
@@ -206,7 +212,11 @@ def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> t
         users = x[:, ~is_new] @ factors[~is_new]                 # users x rank
         gram = users.T @ users
         gram[np.diag_indices(rank)] += 1e-3 * max(np.trace(gram) / rank, 1e-12)
-        factors[is_new] = np.linalg.solve(gram, (x[:, is_new].T @ users).T).T
+        factors_out[is_new] = np.linalg.solve(gram, (x[:, is_new].T @ users).T).T
+        # the input side of a new item, as training scales it: P_in = P_out * n^(-2a)
+        n = np.maximum(np.asarray((x[:, is_new] != 0).sum(axis=0)).ravel(), 1).astype(np.float64)
+        a = ctx.hyperparameters.get("popularity_exponent", 0.0)
+        factors[is_new] = factors_out[is_new] * (n ** (-2 * a))[:, None]
     t = con.execute("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v",
                     {"v": base}).df()
     rows = t["item"].map(index)
@@ -215,7 +225,8 @@ def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> t
     transitions = seqmodel.sp.csr_matrix(
         (t["weight"].to_numpy()[ok], (rows[ok].to_numpy(dtype=np.int64), cols[ok].to_numpy(dtype=np.int64))),
         shape=(len(ids), len(ids)))
-    return (seqmodel.Model(transitions, factors, decay, bptt, history_weight, temperature), int(is_new.sum()))
+    return (seqmodel.Model(transitions, factors, decay, bptt, history_weight, temperature, factors_out),
+            int(is_new.sum()))
 
 
 def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type_table: dict) -> None:
@@ -230,7 +241,7 @@ def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type
                                            "weight": t.data}),
         "pp_up_factors": pd.DataFrame({"a": np.repeat(np.arange(len(ids), dtype=np.int64), rank),
                                        "dim": np.tile(np.arange(rank, dtype=np.int16), len(ids)),
-                                       "value": model.factors.ravel()}),
+                                       "value": model.factors.ravel(), "value_out": model.out.ravel()}),
     }
     for name, frame in frames.items():
         con.register(name, frame)
@@ -238,7 +249,7 @@ def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type
         con.execute("INSERT INTO pypersonalize.item_transitions SELECT $v, x.item, y.item, t.weight "
                     "FROM pp_up_transitions t JOIN pp_up_ids x ON x.idx = t.a JOIN pp_up_ids y ON y.idx = t.b",
                     {"v": v})
-        con.execute("INSERT INTO pypersonalize.item_factors SELECT $v, x.item, f.dim, f.value "
+        con.execute("INSERT INTO pypersonalize.item_factors SELECT $v, x.item, f.dim, f.value, f.value_out "
                     "FROM pp_up_factors f JOIN pp_up_ids x ON x.idx = f.a", {"v": v})
     finally:
         for name in frames:

@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS pypersonalize.item_factors (
     version_arn VARCHAR NOT NULL,
     item        VARCHAR NOT NULL,
     dim         SMALLINT NOT NULL,
-    value       DOUBLE NOT NULL
+    value       DOUBLE NOT NULL,          -- P_in: reads the user's history
+    value_out   DOUBLE NOT NULL           -- P_out: scores the item
 );
 CREATE TABLE IF NOT EXISTS pypersonalize.event_weights (
     version_arn VARCHAR NOT NULL,

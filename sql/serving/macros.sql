@@ -54,7 +54,7 @@ WITH ep AS (
     WHERE f.version_arn = ep.version_arn AND f.item = hx.item
     GROUP BY f.dim
 ), hist_part AS (
-    SELECT f.item, sum(uvec.v * f.value) AS s
+    SELECT f.item, sum(uvec.v * f.value_out) AS s
     FROM uvec, ep, pypersonalize.item_factors f
     WHERE f.version_arn = ep.version_arn AND f.dim = uvec.dim
     GROUP BY f.item

@@ -74,19 +74,20 @@ def train(pp, group: str, name: str, recipe: str = "aws-user-personalization", h
 def model_tables(pp, version: str) -> dict:
     q = lambda sql: pp.con.execute(sql, {"v": version}).df()  # noqa: E731
     params = q("SELECT * FROM pypersonalize.personal_params WHERE version_arn = $v").iloc[0]
-    factors = q("SELECT item, dim, value FROM pypersonalize.item_factors WHERE version_arn = $v")
+    factors = q("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v")
     trans = q("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v")
     ew = q("SELECT event_type, weight FROM pypersonalize.event_weights WHERE version_arn = $v")
     items = sorted(factors["item"].unique())
     idx = {it: i for i, it in enumerate(items)}
     rank = int(factors["dim"].max()) + 1
-    p = np.zeros((len(items), rank))
-    for it, d, v in factors.itertuples(index=False):
+    p, p_out = np.zeros((len(items), rank)), np.zeros((len(items), rank))
+    for it, d, v, v_out in factors.itertuples(index=False):
         p[idx[it], d] = v
+        p_out[idx[it], d] = v_out
     b = np.zeros((len(items), len(items)))
     for it, nxt, w in trans.itertuples(index=False):
         b[idx[it], idx[nxt]] += w
-    return {"items": items, "index": idx, "P": p, "B": b, "bptt": int(params["bptt"]),
+    return {"items": items, "index": idx, "P": p, "P_out": p_out, "B": b, "bptt": int(params["bptt"]),
             "decay": float(params["decay"]), "history_weight": float(params["history_weight"]),
             "temperature": float(params["temperature"]), "impression_weight": float(params["impression_weight"]),
             "event_weights": dict(zip(ew["event_type"], ew["weight"]))}
@@ -105,7 +106,7 @@ def reference_raw(m: dict, history: list[tuple[str, str]]) -> np.ndarray:
             window[i] += w * m["decay"] ** k
         x[i] = max(x[i], w)
     seq = window @ m["B"]
-    hist = (x @ m["P"]) @ m["P"].T
+    hist = (x @ m["P"]) @ m["P_out"].T
 
     def scaled(s):
         top = np.abs(s).max()
