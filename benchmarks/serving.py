@@ -1,9 +1,10 @@
 """Serving: recommendations per second through the Python API, the SQL macro and the batch macro.
 
-On the bundled VIDEO_ON_DEMAND sample (data/video_on_demand), two endpoints:
+On the bundled VIDEO_ON_DEMAND sample (data/video_on_demand), three endpoints:
   byw      recommender "Because you watched X" (SIMS on Watch events, the user's watched
            titles left out: the macro looks up the user's history on every request)
   related  campaign of an aws-sims solution with default hyperparameters (no exclusion)
+  up       campaign of an aws-user-personalization solution (no exploration): SQL macro vs numpy
 Requests are random distinct (user, item) pairs of the sample's Watch events, n = 25.
 """
 
@@ -51,6 +52,10 @@ def build(db: Path) -> list[tuple[str, str]]:
         pp.create_solution(name="sims", dataset_group="movies", recipe="aws-sims")
         version = pp.create_solution_version("sims")["solutionVersionArn"]
         pp.create_campaign(name="related", solution_version=version)
+        pp.create_solution(name="up", dataset_group="movies", recipe="aws-user-personalization")
+        version = pp.create_solution_version("up")["solutionVersionArn"]
+        pp.create_campaign(name="up", solution_version=version, campaign_config={
+            "itemExplorationConfig": {"explorationWeight": "0"}})
         return pp.con.execute("""SELECT DISTINCT USER_ID, ITEM_ID FROM movies.interactions
                                  WHERE EVENT_TYPE = 'Watch' ORDER BY ALL""").fetchall()
 
@@ -132,12 +137,73 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
                 rates[(name, method)] = rate
             log(f"  {name}: python {base:,.0f}/s, sql macro {sql[0]:,.0f}/s, batch {batch_rate:,.0f}/s")
         con.close()
+        personal = personal_rows(db, single, batch, repeat, log)
     section.tables.append(f"# best of {repeat} passes, n = {N}\n" + format_table(
         ["endpoint", "method", "requests", "requests/s", "ms/request", "vs python"], rows,
         right={2, 3, 4, 5}))
     log(section.tables[-1])
-    section.reading = _reading(rates)
+    section.tables.append(personal[0])
+    section.reading = _reading(rates) + " " + personal[1]
     return section
+
+
+def personal_rows(db: Path, single, batch: pd.DataFrame, repeat: int, log) -> tuple[str, str]:
+    """User-Personalization (campaign `up`, no exploration): SQL macro vs numpy, one user at a
+    time and many at once; the top 25 agree (asserted for the first 20 users)."""
+    users = list(dict.fromkeys(u for u, _ in single))
+    many = list(dict.fromkeys(batch["user_id"]))
+    rows, rates = [], {}
+    with pypersonalize.open(db, quiet=True) as pp:
+        version = pp.describe_campaign("up")["campaign"]["solutionVersionArn"]
+
+        def api(user, _item=None):
+            return [r["itemId"] for r in pp.get_recommendations(campaign="up", user_id=user,
+                                                                 num_results=N)["itemList"]]
+
+        def numpy_one(user, _item=None):
+            items, scores = pp.score_users(version, [user])
+            top = np.argsort(-scores[0], kind="stable")[:N]
+            return [items[k] for k in top]
+
+        pairs = [(u, None) for u in users]
+        py = timed_loop(api, pairs, repeat)
+        npy = timed_loop(numpy_one, pairs, repeat)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            items, scores = pp.score_users(version, many)
+            np.argpartition(-scores, N, axis=1)[:, :N]
+            times.append(time.perf_counter() - start)
+        for k in range(min(20, len(users))):
+            assert py[2][k] == npy[2][k], users[k]
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TEMP TABLE up_requests AS SELECT DISTINCT user_id, NULL::VARCHAR AS item_id FROM batch")
+    sql = timed_loop(lambda u, _i=None: [i for _r, i, _s in con.execute(
+        "SELECT * FROM pp_recommend('up', user_id := $u, n := $n)", {"u": u, "n": N}).fetchall()], pairs, repeat)
+    btimes = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        con.execute(f"SELECT * FROM pp_recommend_batch('up', 'up_requests', n := {N})").fetchall()
+        btimes.append(time.perf_counter() - start)
+    con.close()
+    for method, rate, lat, count in (("python (SQL macro)", py[0], py[1], len(users)),
+                                     ("sql macro", sql[0], sql[1], len(users)),
+                                     ("numpy score_users, one user", npy[0], npy[1], len(users)),
+                                     ("batch macro", len(many) / min(btimes), None, len(many)),
+                                     ("numpy score_users, all users", len(many) / min(times), None, len(many))):
+        med = f"{1000 * statistics.median(lat):.2f}" if lat else f"{1000 / rate:.2f}"
+        rows.append(["up", method, f"{count:,}", f"{rate:,.0f}", med, f"{rate / py[0]:.2f}x"])
+        rates[method] = rate
+    table = f"# User-Personalization campaign, best of {repeat} passes, n = {N}\n" + format_table(
+        ["endpoint", "method", "users", "requests/s", "ms/request", "vs python"], rows, right={2, 3, 4, 5})
+    log(table)
+    reading = (f"User-Personalization: {rates['python (SQL macro)']:,.0f} requests/s through Python (the SQL "
+               f"macro scores the whole catalogue from the user's history on every request), "
+               f"{rates['numpy score_users, one user']:,.0f}/s with numpy one user at a time, "
+               f"{rates['batch macro']:,.0f}/s with the batch macro and "
+               f"{rates['numpy score_users, all users']:,.0f}/s with numpy over all users at once "
+               "(same top 25, asserted).")
+    return table, reading
 
 
 def _reading(rates: dict) -> str:
