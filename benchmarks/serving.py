@@ -186,7 +186,7 @@ def personal_rows(db: Path, single, batch: pd.DataFrame, repeat: int, log) -> tu
         con.execute(f"SELECT * FROM pp_recommend_batch('up', 'up_requests', n := {N})").fetchall()
         btimes.append(time.perf_counter() - start)
     con.close()
-    for method, rate, lat, count in (("python (SQL macro)", py[0], py[1], len(users)),
+    for method, rate, lat, count in (("python", py[0], py[1], len(users)),
                                      ("sql macro", sql[0], sql[1], len(users)),
                                      ("numpy score_users, one user", npy[0], npy[1], len(users)),
                                      ("batch macro", len(many) / min(btimes), None, len(many)),
@@ -197,8 +197,9 @@ def personal_rows(db: Path, single, batch: pd.DataFrame, repeat: int, log) -> tu
     table = f"# User-Personalization campaign, best of {repeat} passes, n = {N}\n" + format_table(
         ["endpoint", "method", "users", "requests/s", "ms/request", "vs python"], rows, right={2, 3, 4, 5})
     log(table)
-    reading = (f"User-Personalization: {rates['python (SQL macro)']:,.0f} requests/s through Python (the SQL "
-               f"macro scores the whole catalogue from the user's history on every request), "
+    reading = (f"User-Personalization: {rates['python']:,.0f} requests/s through Python (the SQL "
+               f"scores the whole catalogue from the user's history on every request), "
+               f"{rates['sql macro']:,.0f}/s through the plain-SQL macro pp_recommend, "
                f"{rates['numpy score_users, one user']:,.0f}/s with numpy one user at a time, "
                f"{rates['batch macro']:,.0f}/s with the batch macro and "
                f"{rates['numpy score_users, all users']:,.0f}/s with numpy over all users at once "

@@ -2,8 +2,9 @@
 
 Every campaign and recommender is a row of ``pypersonalize.endpoints`` naming the solution
 version it serves. Recommendations come from the persistent SQL macro ``pp_recommend``
-(``sql/serving/macros.sql``); Python calls the same macro, so Python, the CLI and a plain
-DuckDB client give the same answer.
+(``sql/serving/macros.sql``); Python runs the same steps (``serving/_candidates.sql``: the
+macro's popular/related half, or its User-Personalization steps written out, which DuckDB
+plans faster), so Python, the CLI and a plain DuckDB client give the same answer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import timedelta
 from .catalog import Record, check_name, now
 from .errors import InvalidInput, ResourceAlreadyExists
 from .recipes import get_recipe
-from .sqlkit import execute_all, render
+from .sqlkit import execute_all, render, used_params
 from .usecases import USE_CASES, get_use_case
 
 MAX_RESULTS = 500
@@ -294,17 +295,19 @@ class ServingAPI:
             raise InvalidInput(f"{kind} {name!r} needs item_id")
         request = {"endpoint": arn, "user_id": user_id, "item_id": item_id, "n": num_results,
                    **context_params(context)}
+        macro = "basic" if serving in ("popular", "related") else "personal"
         if promotions:
-            return self._promoted(request, group_name, filter, filter_values, promotions, seed)
+            return self._promoted(request, group_name, filter, filter_values, promotions, seed, macro)
         predicate, params = "true", {}
         if filter is None:
             if filter_values:
                 raise InvalidInput("filter_values given without a filter")
-            rows = self.con.execute(render("serving/recommend.sql"), request).fetchall()
+            sql = render("serving/recommend.sql", kind=macro)
+            rows = self.con.execute(sql, used_params(sql, request)).fetchall()
         else:
             predicate, params = self._filter_predicate(filter, group_name, filter_values, "r.item_id")
-            rows = self.con.execute(render("serving/recommend_filtered.sql", predicate=predicate),
-                                    {**request, **params}).fetchall()
+            sql = render("serving/recommend_filtered.sql", predicate=predicate, kind=macro)
+            rows = self.con.execute(sql, used_params(sql, {**request, **params})).fetchall()
         items = [{"itemId": item, "score": score} for _rank, item, score in rows]
         exploration = self._exploration(kind, arn)
         if exploration is not None and user_id is not None:
@@ -334,7 +337,8 @@ class ServingAPI:
             return None
         return version_arn, weight, age, int(hp.get("cold_start_max_interactions", 15))
 
-    def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed) -> dict:
+    def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed,
+                  macro: str = "personal") -> dict:
         """Personalize's promotions: a share of the slots for the best items of another filter.
 
         Promoted items keep their order among themselves and take random positions among
@@ -362,9 +366,9 @@ class ServingAPI:
             if filter_values:
                 raise InvalidInput("filter_values given without a filter")
             request_filter = "true"
-        rows = self.con.execute(render("serving/recommend_promoted.sql", promotion=promotion,
-                                       request_filter=request_filter),
-                                {**request, "k": k, **params}).fetchall()
+        sql = render("serving/recommend_promoted.sql", promotion=promotion, kind=macro,
+                     request_filter=request_filter)
+        rows = self.con.execute(sql, used_params(sql, {**request, "k": k, **params})).fetchall()
         promoted = [{"itemId": item, "score": score, "promotionName": name}
                     for is_promo, _rank, item, score in rows if is_promo]
         others = [{"itemId": item, "score": score} for is_promo, _rank, item, score in rows if not is_promo]

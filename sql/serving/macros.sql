@@ -149,6 +149,51 @@ WHERE (SELECT g.ok FROM guard g)
 QUALIFY rank <= n
 ORDER BY rank;
 
+-- pp_recommend_basic: pp_recommend for popularity and related-items endpoints only, the
+-- same answers without the User-Personalization part, so that DuckDB plans a far smaller
+-- query (Python uses it for those endpoints; ~5x faster per request).
+CREATE OR REPLACE MACRO pp_recommend_basic(endpoint, user_id := NULL, item_id := NULL, n := 25,
+                                           context := NULL) AS TABLE
+WITH checked AS (
+    SELECT e.* FROM pypersonalize.endpoints e WHERE e.name = endpoint OR e.arn = endpoint
+), guard AS (
+    -- Referenced by the final WHERE, so these checks always run.
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT 1 FROM checked)
+            THEN error('pp_recommend: no campaign or recommender named ' || coalesce(endpoint, 'NULL'))
+        WHEN (SELECT c.requires_user FROM checked c) AND user_id IS NULL
+            THEN error('pp_recommend: ' || endpoint || ' needs user_id')
+        WHEN (SELECT c.requires_item FROM checked c) AND item_id IS NULL
+            THEN error('pp_recommend: ' || endpoint || ' needs item_id')
+        ELSE true END AS ok
+), seen AS (
+    SELECT DISTINCT h.item
+    FROM pypersonalize.interactions_all h, checked c
+    WHERE c.exclude_event_type IS NOT NULL AND h.dataset_group = c.dataset_group
+      AND h.user_id = user_id
+      AND (c.exclude_event_type = '*' OR h.event_type = c.exclude_event_type)
+), related AS (
+    SELECT r.related AS item, r.score, 0 AS tier, r.rank AS pos
+    FROM pypersonalize.related_items r, checked c
+    WHERE c.serving = 'related' AND r.version_arn = c.version_arn AND r.item = item_id
+), popular AS (
+    SELECT p.item, p.score, 1 AS tier, p.rank AS pos
+    FROM pypersonalize.popular_items p, checked c
+    WHERE p.version_arn = c.version_arn
+), candidates AS (
+    SELECT * FROM related
+    UNION ALL
+    SELECT * FROM popular WHERE popular.item NOT IN (SELECT related.item FROM related)
+)
+SELECT CAST(row_number() OVER (ORDER BY k.tier, k.pos) AS INTEGER) AS rank,
+       k.item AS item_id, k.score
+FROM candidates k
+WHERE (SELECT g.ok FROM guard g)
+  AND k.item NOT IN (SELECT seen.item FROM seen)
+  AND (item_id IS NULL OR k.item <> item_id)
+QUALIFY rank <= n
+ORDER BY rank;
+
 CREATE OR REPLACE MACRO pp_recommend_batch(endpoint, requests, n := 25) AS TABLE
 SELECT q.user_id, q.item_id, r.rank, r.item_id AS recommended_item_id, r.score
 FROM query_table(requests) q,

@@ -1,6 +1,8 @@
--- One recommendation request through the persistent macro (what Python and the CLI run).
+-- One recommendation request (what Python and the CLI run); the same answer as the
+-- persistent macro pp_recommend.
+-- vars: kind ('basic' | 'personal', see _candidates.sql)
 -- params: $endpoint $user_id $item_id $n $context_keys $context_values
-SELECT rank, item_id, score
-FROM pp_recommend($endpoint, user_id := $user_id, item_id := $item_id, n := $n,
-                  context := MAP($context_keys::VARCHAR[], $context_values::VARCHAR[]))
-ORDER BY rank
+{% from "serving/_candidates.sql" import candidates %}
+SELECT c.rank, c.item_id, c.score
+FROM {{ candidates(kind, "$n") }} c
+ORDER BY c.rank
