@@ -32,15 +32,20 @@ class LoadedModel:
     context_weight: float
     impression_weight: float
     lifts: pd.DataFrame               # field, value, item, lift
+    metadata_weight: float = 0.0
+    tokens: sp.csr_matrix | None = None   # items with metadata x tokens (item_tokens)
+    token_index: dict | None = None       # item id -> row of tokens
+    model_tokens: sp.csr_matrix | None = None   # model items x tokens
 
 
 def load_model(con, version_arn: str) -> LoadedModel:
-    params = con.execute("SELECT bptt, decay, history_weight, temperature, context_weight, impression_weight "
+    params = con.execute("SELECT bptt, decay, history_weight, temperature, context_weight, impression_weight, "
+                         "metadata_weight "
                          "FROM pypersonalize.personal_params WHERE version_arn = $v",
                          {"v": version_arn}).fetchall()
     if not params:
         raise InvalidInput(f"{version_arn} is not a User-Personalization model")
-    bptt, decay, hw, temperature, cw, iw = params[0]
+    bptt, decay, hw, temperature, cw, iw, mw = params[0]
     f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
                     "ORDER BY item, dim", {"v": version_arn}).df()
     items = f["item"].drop_duplicates().to_numpy(dtype=object)
@@ -58,7 +63,19 @@ def load_model(con, version_arn: str) -> LoadedModel:
     lifts = con.execute("SELECT field, value, item, lift FROM pypersonalize.context_lift WHERE version_arn = $v",
                         {"v": version_arn}).df()
     model = seqmodel.Model(transitions, factors, decay, bptt, hw, temperature, factors_out)
-    return LoadedModel(items, index, model, weights, cw, iw, lifts)
+    tok = con.execute("SELECT item, token, weight FROM pypersonalize.item_tokens WHERE version_arn = $v",
+                      {"v": version_arn}).df()
+    codes, names = pd.factorize(tok["token"])
+    rows, token_items = pd.factorize(tok["item"])
+    token_index = {item: i for i, item in enumerate(token_items)}
+    tokens_all = sp.csr_matrix((tok["weight"].to_numpy(dtype=np.float64), (rows, codes)),
+                               shape=(len(token_items), max(len(names), 1)))
+    # the model items' rows of it (zero rows for model items without metadata)
+    pick = np.array([token_index.get(i, -1) for i in items])
+    select = sp.csr_matrix((np.ones(int((pick >= 0).sum())), (np.flatnonzero(pick >= 0), pick[pick >= 0])),
+                           shape=(len(items), len(token_items)))
+    return LoadedModel(items, index, model, weights, cw, iw, lifts, mw, tokens_all, token_index,
+                       (select @ tokens_all).tocsr())
 
 
 def history_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
@@ -85,6 +102,16 @@ def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
     w = seqmodel.windows(ev, lm.model.bptt, lm.model.decay)[:, :n]
     x = seqmodel.history_matrix(ev)[:, :n]
     out = seqmodel.raw_scores(lm.model, w, x)
+    if lm.metadata_weight and lm.tokens is not None and lm.tokens.nnz:
+        # the profile reads every history item with metadata, in the model or not (a new
+        # item the user just watched tells its genres)
+        rows = hist["item"].map(lm.token_index)
+        has = rows.notna().to_numpy()
+        tev = seqmodel.Events(users[has], rows[has].to_numpy(dtype=np.int64), weights[has], len(user_ids),
+                              lm.tokens.shape[0])
+        profile = seqmodel.history_matrix(tev) @ lm.tokens
+        meta = np.asarray((profile @ lm.model_tokens.T).todense())
+        out = out + lm.metadata_weight * seqmodel._scaled(meta)
     if context and len(lm.lifts):
         chosen = lm.lifts[lm.lifts.apply(lambda r: context.get(r["field"]) == r["value"], axis=1)]
         bonus = np.zeros(n)

@@ -67,6 +67,9 @@ def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
                 "scaled so the most common type weighs 1 (rarer types, like purchases, count more)"),
         _hp("event_value_exponent", float, 0.0, 0.0, 2.0,
             doc="pypersonalize: events weigh (EVENT_VALUE / mean EVENT_VALUE)^x"),
+        _hp("metadata_weight", float, 0.3, 0.0, 10.0,
+            doc="pypersonalize: weight of the similarity between the item's metadata (categorical "
+                "values, words of textual fields) and the metadata of the user's history"),
         _hp("context_weight", float, 0.5, 0.0, 10.0,
             doc="pypersonalize: how far a request's context shifts scores"),
         _hp("impression_weight", float, 0.1, 0.0, 10.0,
@@ -257,9 +260,11 @@ def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type
     for event_type, weight in type_table.items():
         con.execute("INSERT INTO pypersonalize.event_weights VALUES ($v, $t, $w)",
                     {"v": v, "t": event_type, "w": weight})
-    con.execute("INSERT INTO pypersonalize.personal_params VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw)",
+    con.execute("INSERT INTO pypersonalize.personal_params "
+                "VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw, $mw)",
                 {"v": v, "bptt": model.bptt, "decay": model.decay, "hw": model.history_weight,
-                 "temp": model.temperature, "cw": hp["context_weight"], "iw": hp["impression_weight"]})
+                 "temp": model.temperature, "cw": hp["context_weight"], "iw": hp["impression_weight"],
+                 "mw": hp["metadata_weight"]})
 
 
 def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) -> dict:

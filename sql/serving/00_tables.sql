@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS pypersonalize.personal_params (
     history_weight    DOUBLE NOT NULL,    -- weight of the whole-history (factor) part
     temperature       DOUBLE NOT NULL,    -- softmax temperature, fitted at training
     context_weight    DOUBLE NOT NULL,
-    impression_weight DOUBLE NOT NULL     -- penalty per ln(1 + times shown and not chosen)
+    impression_weight DOUBLE NOT NULL,    -- penalty per ln(1 + times shown and not chosen)
+    metadata_weight   DOUBLE NOT NULL     -- weight of the item-metadata similarity part
 );
 CREATE TABLE IF NOT EXISTS pypersonalize.model_items (
     version_arn  VARCHAR NOT NULL,

@@ -58,6 +58,17 @@ WITH ep AS (
     FROM uvec, ep, pypersonalize.item_factors f
     WHERE f.version_arn = ep.version_arn AND f.dim = uvec.dim
     GROUP BY f.item
+), profile AS (
+    -- the metadata tokens of the user's history, weighted like the history part
+    SELECT t.token, sum(hx.x * t.weight) AS w
+    FROM hx, ep, pypersonalize.item_tokens t
+    WHERE t.version_arn = ep.version_arn AND t.item = hx.item
+    GROUP BY t.token
+), meta_part AS (
+    SELECT t.item, sum(profile.w * t.weight) AS m
+    FROM profile, ep, pypersonalize.item_tokens t
+    WHERE t.version_arn = ep.version_arn AND t.token = profile.token
+    GROUP BY t.item
 ), ctx_part AS (
     SELECT c.item, sum(c.lift) AS lift
     FROM ep, pypersonalize.context_lift c
@@ -71,11 +82,12 @@ WITH ep AS (
     GROUP BY s.item
 ), parts AS (
     SELECT m.item, coalesce(seq_part.s, 0) AS s, coalesce(hist_part.s, 0) AS l,
-           coalesce(ctx_part.lift, 0) AS lift, coalesce(shown.times, 0) AS times
+           coalesce(meta_part.m, 0) AS m, coalesce(ctx_part.lift, 0) AS lift, coalesce(shown.times, 0) AS times
     FROM ep
     JOIN pypersonalize.model_items m ON m.version_arn = ep.version_arn
     LEFT JOIN seq_part ON seq_part.item = m.item
     LEFT JOIN hist_part ON hist_part.item = m.item
+    LEFT JOIN meta_part ON meta_part.item = m.item
     LEFT JOIN ctx_part ON ctx_part.item = m.item
     LEFT JOIN shown ON shown.item = m.item
     WHERE m.item IN (SELECT f.item FROM pypersonalize.item_factors f
@@ -87,6 +99,7 @@ WITH ep AS (
     SELECT parts.item,
            coalesce(parts.s / nullif(max(abs(parts.s)) OVER (), 0), 0)
              + params.history_weight * coalesce(parts.l / nullif(max(abs(parts.l)) OVER (), 0), 0)
+             + params.metadata_weight * coalesce(parts.m / nullif(max(abs(parts.m)) OVER (), 0), 0)
              + params.context_weight * parts.lift
              - params.impression_weight * ln(1 + parts.times) AS raw,
            params.temperature AS temperature

@@ -489,3 +489,51 @@ def test_top_picks_for_you_leaves_out_watched_items(project):
                                                    "sentAt": 1_800_000_000}])
         after = ids(project.get_recommendations(recommender="picks", user_id=user, num_results=50, seed=0))
         assert got[0] not in after and len(after) == 50
+
+
+# -- metadata ---------------------------------------------------------------------------
+
+
+def test_item_metadata_part_against_an_independent_computation(project):
+    """raw(metadata_weight=1) - raw(metadata_weight=0) is the scaled cosine of the user's
+    metadata profile with each item, recomputed here from the Items frame itself."""
+    import re
+    events = cluster_events(n_users=100, per_user=12, n_items=15)
+    genres = {f"{c}{k}": ("Horror|Drama" if c == "a" and k % 3 == 0 else "Comedy" if c == "a" else "Drama")
+              for c in "ab" for k in range(15)}
+    genres["new1"] = "Horror"                   # in Items only: cold, never in training
+    words = {i: f"A {'robot' if i.endswith('1') else 'garden'} story of item {i}" for i in genres}
+    items = pd.DataFrame({"ITEM_ID": list(genres), "GENRES": list(genres.values()),
+                          "DESCRIPTION": [words[i] for i in genres]})
+    make_group(project, "g", events, items=items,
+               item_fields=[{"name": "GENRES", "type": ["null", "string"], "categorical": True},
+                            {"name": "DESCRIPTION", "type": ["null", "string"], "textual": True}])
+    train(project, "g", "m0", hyperparameters={"metadata_weight": 0.0})
+    v1 = train(project, "g", "m1", hyperparameters={"metadata_weight": 1.0})
+    # the user also watched the cold item: its metadata counts in the profile
+    project.put_events("g", "u1", "s", [{"eventType": "Watch", "itemId": "new1", "sentAt": T0 + 10**6}])
+
+    # independent tokens: categorical values and 3+ letter words, idf = ln(N/df) + 1, unit rows
+    tokens = {i: {f"GENRES={g.lower()}" for g in genres[i].split("|")}
+              | {f"DESCRIPTION~{w}" for w in re.findall(r"[a-z0-9]{3,}", words[i].lower())} for i in genres}
+    vocab = sorted(set().union(*tokens.values()))
+    df = {t: sum(t in s for s in tokens.values()) for t in vocab}
+    vec = {}
+    for i, s in tokens.items():
+        v = np.array([(np.log(len(tokens) / df[t]) + 1) if t in s else 0.0 for t in vocab])
+        vec[i] = v / np.linalg.norm(v)
+    m = model_tables(project, v1)
+    hist = project.con.execute("SELECT ITEM_ID, EVENT_TYPE FROM g.interactions WHERE USER_ID = 'u1' "
+                               "ORDER BY TIMESTAMP, rowid").fetchall()
+    weight = {it: max(m["event_weights"].get(et, 1.0) for i2, et in hist if i2 == it) for it, _ in hist}
+    profile = sum(weight[i] * vec[i] for i in weight)
+    meta = np.array([profile @ vec[i] for i in m["items"]])
+    meta = meta / np.abs(meta).max()
+
+    raw0 = sql_scores(project, "m0-live", "u1").set_index("item_id")["raw"]
+    raw1 = sql_scores(project, "m1-live", "u1").set_index("item_id")["raw"]
+    np.testing.assert_allclose((raw1 - raw0).loc[m["items"]].to_numpy(), meta, rtol=1e-9, atol=1e-12)
+    items_np, probs = project.score_users(v1, ["u1"])
+    sql = sql_scores(project, "m1-live", "u1").set_index("item_id")["score"]
+    np.testing.assert_allclose(probs[0], sql.loc[items_np].to_numpy(), rtol=1e-9)
+    assert "new1" not in m["index"]
