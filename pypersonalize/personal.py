@@ -36,16 +36,19 @@ class LoadedModel:
     tokens: sp.csr_matrix | None = None   # items with metadata x tokens (item_tokens)
     token_index: dict | None = None       # item id -> row of tokens
     model_tokens: sp.csr_matrix | None = None   # model items x tokens
+    user_weight: float = 0.0
+    user_lifts: pd.DataFrame | None = None     # field ('Users.<F>'), value, item, lift
+    popularity: np.ndarray | None = None       # training interactions per model item
 
 
 def load_model(con, version_arn: str) -> LoadedModel:
     params = con.execute("SELECT bptt, decay, history_weight, temperature, context_weight, impression_weight, "
-                         "metadata_weight "
+                         "metadata_weight, user_weight "
                          "FROM pypersonalize.personal_params WHERE version_arn = $v",
                          {"v": version_arn}).fetchall()
     if not params:
         raise InvalidInput(f"{version_arn} is not a User-Personalization model")
-    bptt, decay, hw, temperature, cw, iw, mw = params[0]
+    bptt, decay, hw, temperature, cw, iw, mw, uw = params[0]
     f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
                     "ORDER BY item, dim", {"v": version_arn}).df()
     items = f["item"].drop_duplicates().to_numpy(dtype=object)
@@ -74,8 +77,14 @@ def load_model(con, version_arn: str) -> LoadedModel:
     pick = np.array([token_index.get(i, -1) for i in items])
     select = sp.csr_matrix((np.ones(int((pick >= 0).sum())), (np.flatnonzero(pick >= 0), pick[pick >= 0])),
                            shape=(len(items), len(token_items)))
-    return LoadedModel(items, index, model, weights, cw, iw, lifts, mw, tokens_all, token_index,
-                       (select @ tokens_all).tocsr())
+    pop = con.execute("SELECT item, interactions FROM pypersonalize.model_items WHERE version_arn = $v",
+                      {"v": version_arn}).df()
+    counts = np.zeros(len(items))
+    known = pop["item"].isin(index)
+    counts[pop.loc[known, "item"].map(index).to_numpy(dtype=np.int64)] = pop.loc[known, "interactions"].to_numpy()
+    user_lifts = lifts[lifts["field"].str.startswith("Users.")]
+    return LoadedModel(items, index, model, weights, cw, iw, lifts[~lifts["field"].str.startswith("Users.")],
+                       mw, tokens_all, token_index, (select @ tokens_all).tocsr(), uw, user_lifts, counts)
 
 
 def history_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
@@ -84,8 +93,25 @@ def history_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
                        "ORDER BY user_id, ts, seq", {"g": group, "u": list(user_ids)}).df()
 
 
+def attribute_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
+    return con.execute("SELECT uid AS user_id, field, value FROM pypersonalize.user_attributes_all "
+                       "WHERE dataset_group = $g AND uid IN (SELECT unnest($u::VARCHAR[]))",
+                       {"g": group, "u": list(user_ids)}).df()
+
+
+def _lift_matrix(lifts: pd.DataFrame, keys: pd.DataFrame, index: dict, order: dict, n: int) -> np.ndarray:
+    """Sum of the lifts matching each user's (field, value) keys: users x items."""
+    out = np.zeros((len(order), n))
+    if lifts is None or not len(lifts) or not len(keys):
+        return out
+    hit = keys.merge(lifts, on=["field", "value"])
+    np.add.at(out, (hit["user_id"].map(order).to_numpy(dtype=np.int64),
+                    hit["item"].map(index).to_numpy(dtype=np.int64)), hit["lift"].to_numpy())
+    return out
+
+
 def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
-               context: dict | None = None) -> np.ndarray:
+               context: dict | None = None, attributes: pd.DataFrame | None = None) -> np.ndarray:
     """Blended scores (users x model items) as pp_personal_scores computes them."""
     n = len(lm.items)
     order = {u: i for i, u in enumerate(user_ids)}
@@ -94,40 +120,52 @@ def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
     items = hist["item"].map(lm.index).fillna(n).to_numpy(dtype=np.int64)
     weights = hist["event_type"].map(lm.event_weights).fillna(1.0).to_numpy(dtype=np.float64) \
         if len(hist) else np.zeros(0)
-    sort = np.argsort(users, kind="stable")
-    ev = seqmodel.Events(users[sort], items[sort], weights[sort], len(user_ids), n + 1)
-    out = np.zeros((len(user_ids), n))
-    if len(hist) == 0:
-        return out
-    w = seqmodel.windows(ev, lm.model.bptt, lm.model.decay)[:, :n]
-    x = seqmodel.history_matrix(ev)[:, :n]
-    out = seqmodel.raw_scores(lm.model, w, x)
-    if lm.metadata_weight and lm.tokens is not None and lm.tokens.nnz:
-        # the profile reads every history item with metadata, in the model or not (a new
-        # item the user just watched tells its genres)
-        rows = hist["item"].map(lm.token_index)
-        has = rows.notna().to_numpy()
-        tev = seqmodel.Events(users[has], rows[has].to_numpy(dtype=np.int64), weights[has], len(user_ids),
-                              lm.tokens.shape[0])
-        profile = seqmodel.history_matrix(tev) @ lm.tokens
-        meta = np.asarray((profile @ lm.model_tokens.T).todense())
-        out = out + lm.metadata_weight * seqmodel._scaled(meta)
+    has_history = np.bincount(users[items < n], minlength=len(user_ids)) > 0
+    bonus = np.zeros(n)
     if context and len(lm.lifts):
         chosen = lm.lifts[lm.lifts.apply(lambda r: context.get(r["field"]) == r["value"], axis=1)]
-        bonus = np.zeros(n)
         np.add.at(bonus, chosen["item"].map(lm.index).to_numpy(dtype=np.int64), chosen["lift"].to_numpy())
-        out = out + lm.context_weight * bonus
-    if lm.impression_weight and "impression" in hist and hist["impression"].notna().any():
-        shown = hist[["user_id", "impression"]].dropna().explode("impression").dropna()
-        seen = set(zip(hist["user_id"], hist["item"]))
-        shown = shown[[(u, i) not in seen for u, i in zip(shown["user_id"], shown["impression"])]]
-        shown = shown[shown["impression"].isin(lm.index)]
-        times = np.zeros((len(user_ids), n))
-        np.add.at(times, (shown["user_id"].map(order).to_numpy(dtype=np.int64),
-                          shown["impression"].map(lm.index).to_numpy(dtype=np.int64)), 1.0)
-        out = out - lm.impression_weight * np.log1p(times)
-    known = items < n
-    out[np.bincount(users[known], minlength=len(user_ids)) == 0] = 0.0
+    ulift = np.zeros((len(user_ids), n))
+    described = np.zeros(len(user_ids), dtype=bool)
+    if attributes is not None and len(attributes) and lm.user_lifts is not None and len(lm.user_lifts):
+        keys = attributes.assign(field="Users." + attributes["field"])
+        ulift = _lift_matrix(lm.user_lifts, keys, lm.index, order, n)
+        hit = keys.merge(lm.user_lifts, on=["field", "value"])
+        described[hit["user_id"].map(order).to_numpy(dtype=np.int64)] = True
+    out = np.zeros((len(user_ids), n))
+    if has_history.any():
+        sort = np.argsort(users, kind="stable")
+        ev = seqmodel.Events(users[sort], items[sort], weights[sort], len(user_ids), n + 1)
+        w = seqmodel.windows(ev, lm.model.bptt, lm.model.decay)[:, :n]
+        x = seqmodel.history_matrix(ev)[:, :n]
+        out = seqmodel.raw_scores(lm.model, w, x)
+        if lm.metadata_weight and lm.tokens is not None and lm.tokens.nnz:
+            # the profile reads every history item with metadata, in the model or not (a
+            # new item the user just watched tells its genres)
+            rows = hist["item"].map(lm.token_index)
+            has = rows.notna().to_numpy()
+            tev = seqmodel.Events(users[has], rows[has].to_numpy(dtype=np.int64), weights[has],
+                                  len(user_ids), lm.tokens.shape[0])
+            profile = seqmodel.history_matrix(tev) @ lm.tokens
+            meta = np.asarray((profile @ lm.model_tokens.T).todense())
+            out = out + lm.metadata_weight * seqmodel._scaled(meta)
+        out = out + lm.context_weight * bonus + lm.user_weight * ulift
+        if lm.impression_weight and "impression" in hist and hist["impression"].notna().any():
+            shown = hist[["user_id", "impression"]].dropna().explode("impression").dropna()
+            seen = set(zip(hist["user_id"], hist["item"]))
+            shown = shown[[(u, i) not in seen for u, i in zip(shown["user_id"], shown["impression"])]]
+            shown = shown[shown["impression"].isin(lm.index)]
+            times = np.zeros((len(user_ids), n))
+            np.add.at(times, (shown["user_id"].map(order).to_numpy(dtype=np.int64),
+                              shown["impression"].map(lm.index).to_numpy(dtype=np.int64)), 1.0)
+            out = out - lm.impression_weight * np.log1p(times)
+        out[~has_history] = 0.0
+    cold = ~has_history & described
+    if cold.any():
+        # no history: naive Bayes, log P(item) + attribute and context lifts (x temperature,
+        # so that the softmax gives those probabilities)
+        prior = np.log((lm.popularity + 1.0) / (lm.popularity + 1.0).sum())
+        out[cold] = lm.model.temperature * (prior + ulift[cold] + lm.context_weight * bonus)
     return out
 
 
@@ -150,7 +188,8 @@ class PersonalAPI:
         version = self.catalog.get("solution-version", solution_version)
         group = self.catalog.get("dataset-group", version.dataset_group_arn)
         lm = self._loaded_model(version.arn)
-        raw = raw_scores(lm, history_frame(self.con, group.name, user_ids), list(user_ids), context)
+        raw = raw_scores(lm, history_frame(self.con, group.name, user_ids), list(user_ids), context,
+                         attribute_frame(self.con, group.name, user_ids))
         probs = seqmodel.softmax(raw, lm.model.temperature)
         probs[~raw.any(axis=1)] = 0.0
         return list(lm.items), probs

@@ -27,13 +27,15 @@ from .events import EventsAPI
 from .filters import FiltersAPI
 from .personal import PersonalAPI
 from .progress import Progress, interactive
+from .recipes.user_personalization import user_attribute_fields
 from .refresh import RefreshAPI
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
-from .sqlkit import one, quote_ident, quote_literal, render, statements
+from .sqlkit import execute_all, one, quote_ident, quote_literal, render, statements
 
 log = logging.getLogger(__name__)
+
 
 IMPORT_MODES = ("FULL", "INCREMENTAL")
 # Names DuckDB or the catalog already use; a dataset group becomes a DuckDB schema.
@@ -147,14 +149,16 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         return {"datasetGroupArn": arn, **({"domain": domain} if domain else {})}
 
     def _refresh_interactions_view(self) -> None:
-        groups = []
+        groups, users = [], []
         for ds in self.catalog.select("dataset"):
+            group = self.catalog.get("dataset-group", ds.dataset_group_arn)
+            schema = self._parsed(self.catalog.get("schema", ds.config["schemaArn"]))
             if ds.config["datasetType"] == "Interactions":
-                group = self.catalog.get("dataset-group", ds.dataset_group_arn)
-                schema = self._parsed(self.catalog.get("schema", ds.config["schemaArn"]))
                 groups.append({"name": group.name, "has_event_type": schema.field("EVENT_TYPE") is not None,
                                "has_impression": schema.field("IMPRESSION") is not None})
-        self.con.execute(render("serving/interactions_view.sql", groups=groups))
+            elif ds.config["datasetType"] == "Users":
+                users.append({"name": group.name, "fields": user_attribute_fields(schema)})
+        execute_all(self.con, render("serving/interactions_view.sql", groups=groups, users=users))
 
     def describe_dataset_group(self, dataset_group: str) -> dict:
         rec = self.catalog.get("dataset-group", dataset_group)
@@ -324,6 +328,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                 if old.field(f.name) is None:
                     self.con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(f.name)} {f.sql_type}")
             self.catalog.update(rec, config={**rec.config, "schemaArn": new_rec.arn})
+            self._refresh_interactions_view()      # new fields may be new attributes
         return {"datasetArn": rec.arn}
 
     def _dataset_dict(self, rec: Record) -> dict:

@@ -23,6 +23,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from ..schemas import Schema
 from ..sqlkit import render
 from . import seqmodel
 from .base import Hyperparameter, Recipe, TrainContext
@@ -33,6 +34,12 @@ NOT_CONTEXT = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "
                "RECOMMENDATION_ID", "EVENT_ID", "SESSION_ID"}
 SEQUENCE_ITEMS = 5000      # items in the sequence model's solve (cubic); the rest use factors
 TOP_K = 200                # transition weights kept per item
+
+
+def user_attribute_fields(schema: Schema) -> list[dict]:
+    """The string fields of a Users schema that describe a user (SUBSCRIPTION_MODEL, ...)."""
+    return [{"name": f.name, "is_list": f.is_list} for f in schema.fields
+            if f.name != "USER_ID" and f.type == "string" and not f.textual]
 
 
 def _hp(name, type_, default, low=None, high=None, tunable=False, kind="algorithm", doc="", **kw):
@@ -70,6 +77,9 @@ def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
         _hp("metadata_weight", float, 0.3, 0.0, 10.0,
             doc="pypersonalize: weight of the similarity between the item's metadata (categorical "
                 "values, words of textual fields) and the metadata of the user's history"),
+        _hp("user_metadata_weight", float, 0.3, 0.0, 10.0,
+            doc="pypersonalize: how far the user's attributes (Users dataset) shift the scores of a "
+                "user with history; users without history are ranked by popularity x attributes"),
         _hp("context_weight", float, 0.5, 0.0, 10.0,
             doc="pypersonalize: how far a request's context shifts scores"),
         _hp("impression_weight", float, 0.1, 0.0, 10.0,
@@ -261,10 +271,10 @@ def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type
         con.execute("INSERT INTO pypersonalize.event_weights VALUES ($v, $t, $w)",
                     {"v": v, "t": event_type, "w": weight})
     con.execute("INSERT INTO pypersonalize.personal_params "
-                "VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw, $mw)",
+                "VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw, $mw, $uw)",
                 {"v": v, "bptt": model.bptt, "decay": model.decay, "hw": model.history_weight,
                  "temp": model.temperature, "cw": hp["context_weight"], "iw": hp["impression_weight"],
-                 "mw": hp["metadata_weight"]})
+                 "mw": hp["metadata_weight"], "uw": hp["user_metadata_weight"]})
 
 
 def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) -> dict:
@@ -291,20 +301,28 @@ def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) ->
     inter = ctx.schemas.get("Interactions")
     fields = [{"name": f.name, "is_list": f.is_list} for f in (inter.fields if inter else ())
               if f.name not in NOT_CONTEXT and f.type == "string"]
-    lifts = 0
     if fields:
         con.execute(render("recipes/user_personalization/40_context_lift.sql", schema_name=ctx.schema_name,
                            fields=fields, has_event_type=ctx.has_event_type,
                            has_event_value=ctx.has_event_value),
                     {"version": v, **ctx.event_params()})
-        lifts = con.execute("SELECT count(*) FROM pypersonalize.context_lift WHERE version_arn = $v",
-                            {"v": v}).fetchall()[0][0]
-    return {"metadataTokens": tokens, "contextFields": [f["name"] for f in fields], "contextLifts": lifts}
+    users_schema = ctx.schemas.get("Users")
+    user_fields = user_attribute_fields(users_schema) if users_schema is not None and metadata else []
+    if user_fields:
+        con.execute(render("recipes/user_personalization/50_user_lift.sql", schema_name=ctx.schema_name,
+                           fields=user_fields, has_event_type=ctx.has_event_type,
+                           has_event_value=ctx.has_event_value),
+                    {"version": v, **ctx.event_params()})
+    lifts = con.execute("SELECT count(*) FILTER (WHERE NOT starts_with(field, 'Users.')), "
+                        "count(*) FILTER (WHERE starts_with(field, 'Users.')) "
+                        "FROM pypersonalize.context_lift WHERE version_arn = $v", {"v": v}).fetchall()[0]
+    return {"metadataTokens": tokens, "contextFields": [f["name"] for f in fields], "contextLifts": lifts[0],
+            "userFields": [f["name"] for f in user_fields], "userLifts": lifts[1]}
 
 
 SQL_FILES = ("recipes/user_personalization/10_events.sql", "recipes/user_personalization/20_model_items.sql",
              "recipes/user_personalization/30_item_tokens.sql",
-             "recipes/user_personalization/40_context_lift.sql")
+             "recipes/user_personalization/40_context_lift.sql", "recipes/user_personalization/50_user_lift.sql")
 
 
 def _recipe(name, recipe_type, description, serving, hps, metadata, aliases=()) -> Recipe:

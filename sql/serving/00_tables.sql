@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS pypersonalize.personal_params (
     temperature       DOUBLE NOT NULL,    -- softmax temperature, fitted at training
     context_weight    DOUBLE NOT NULL,
     impression_weight DOUBLE NOT NULL,    -- penalty per ln(1 + times shown and not chosen)
-    metadata_weight   DOUBLE NOT NULL     -- weight of the item-metadata similarity part
+    metadata_weight   DOUBLE NOT NULL,    -- weight of the item-metadata similarity part
+    user_weight       DOUBLE NOT NULL     -- weight of the user-attribute lifts (users with history)
 );
 CREATE TABLE IF NOT EXISTS pypersonalize.model_items (
     version_arn  VARCHAR NOT NULL,
@@ -73,6 +74,7 @@ CREATE TABLE IF NOT EXISTS pypersonalize.item_tokens (
     token       VARCHAR NOT NULL,
     weight      DOUBLE NOT NULL
 );
+-- Context lifts (field = an Interactions field) and user-attribute lifts (field = 'Users.<F>').
 CREATE TABLE IF NOT EXISTS pypersonalize.context_lift (
     version_arn VARCHAR NOT NULL,
     field       VARCHAR NOT NULL,

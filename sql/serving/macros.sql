@@ -43,6 +43,18 @@ WITH ep AS (
     FROM hist, params WHERE hist.pos < params.bptt GROUP BY hist.item
 ), hx AS (
     SELECT hist.item, max(hist.ew) AS x FROM hist GROUP BY hist.item
+), known AS (
+    -- has the user any event of an item the model knows?
+    SELECT count(*) > 0 AS has FROM hx, ep, pypersonalize.item_factors k
+    WHERE k.version_arn = ep.version_arn AND k.item = hx.item AND k.dim = 0
+), uattr AS (
+    SELECT a.field, a.value FROM pypersonalize.user_attributes_all a, ep
+    WHERE a.dataset_group = ep.dataset_group AND a.uid = pp_user
+), user_part AS (
+    SELECT c.item, sum(c.lift) AS ulift
+    FROM ep, uattr, pypersonalize.context_lift c
+    WHERE c.version_arn = ep.version_arn AND c.field = 'Users.' || uattr.field AND c.value = uattr.value
+    GROUP BY c.item
 ), seq_part AS (
     SELECT t.next_item AS item, sum(win.w * t.weight) AS s
     FROM win, ep, pypersonalize.item_transitions t
@@ -73,6 +85,7 @@ WITH ep AS (
     SELECT c.item, sum(c.lift) AS lift
     FROM ep, pypersonalize.context_lift c
     WHERE c.version_arn = ep.version_arn AND pp_context IS NOT NULL AND c.value = pp_context[c.field]
+      AND NOT starts_with(c.field, 'Users.')
     GROUP BY c.item
 ), shown AS (
     -- impressions of the user's events that the user never chose
@@ -82,7 +95,8 @@ WITH ep AS (
     GROUP BY s.item
 ), parts AS (
     SELECT m.item, coalesce(seq_part.s, 0) AS s, coalesce(hist_part.s, 0) AS l,
-           coalesce(meta_part.m, 0) AS m, coalesce(ctx_part.lift, 0) AS lift, coalesce(shown.times, 0) AS times
+           coalesce(meta_part.m, 0) AS m, coalesce(ctx_part.lift, 0) AS lift, coalesce(shown.times, 0) AS times,
+           coalesce(user_part.ulift, 0) AS ulift, m.interactions AS pop
     FROM ep
     JOIN pypersonalize.model_items m ON m.version_arn = ep.version_arn
     LEFT JOIN seq_part ON seq_part.item = m.item
@@ -90,18 +104,26 @@ WITH ep AS (
     LEFT JOIN meta_part ON meta_part.item = m.item
     LEFT JOIN ctx_part ON ctx_part.item = m.item
     LEFT JOIN shown ON shown.item = m.item
+    LEFT JOIN user_part ON user_part.item = m.item
     WHERE m.item IN (SELECT f.item FROM pypersonalize.item_factors f
                      WHERE f.version_arn = ep.version_arn AND f.dim = 0)
-      -- a user with no event of a model item (new user, only new items) gets no rows
-      AND EXISTS (SELECT 1 FROM hx, pypersonalize.item_factors k
-                  WHERE k.version_arn = ep.version_arn AND k.item = hx.item AND k.dim = 0)
+      -- a user with no event of a model item (new user, only new items) gets rows only
+      -- when their attributes say something
+      AND ((SELECT known.has FROM known) OR EXISTS (SELECT 1 FROM user_part))
 ), blended AS (
     SELECT parts.item,
-           coalesce(parts.s / nullif(max(abs(parts.s)) OVER (), 0), 0)
-             + params.history_weight * coalesce(parts.l / nullif(max(abs(parts.l)) OVER (), 0), 0)
-             + params.metadata_weight * coalesce(parts.m / nullif(max(abs(parts.m)) OVER (), 0), 0)
-             + params.context_weight * parts.lift
-             - params.impression_weight * ln(1 + parts.times) AS raw,
+           CASE WHEN (SELECT known.has FROM known) THEN
+               coalesce(parts.s / nullif(max(abs(parts.s)) OVER (), 0), 0)
+               + params.history_weight * coalesce(parts.l / nullif(max(abs(parts.l)) OVER (), 0), 0)
+               + params.metadata_weight * coalesce(parts.m / nullif(max(abs(parts.m)) OVER (), 0), 0)
+               + params.context_weight * parts.lift
+               + params.user_weight * parts.ulift
+               - params.impression_weight * ln(1 + parts.times)
+           -- no history: naive Bayes, log P(item) + the attribute and context lifts, scaled
+           -- by the temperature so that the softmax below gives those probabilities
+           ELSE params.temperature * (ln((parts.pop + 1.0) / sum(parts.pop + 1.0) OVER ())
+                                      + parts.ulift + params.context_weight * parts.lift)
+           END AS raw,
            params.temperature AS temperature
     FROM parts, params
 ), shifted AS (

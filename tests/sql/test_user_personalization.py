@@ -537,3 +537,50 @@ def test_item_metadata_part_against_an_independent_computation(project):
     sql = sql_scores(project, "m1-live", "u1").set_index("item_id")["score"]
     np.testing.assert_allclose(probs[0], sql.loc[items_np].to_numpy(), rtol=1e-9)
     assert "new1" not in m["index"]
+
+
+def test_user_attributes_rank_new_users_and_shift_known_ones(project):
+    """Users-dataset attributes: a new user with attributes but no events gets the naive-Bayes
+    ranking log P(item) + lift(attribute), recomputed here with pandas; a known user's raw
+    scores move by user_metadata_weight * lift."""
+    events = cluster_events(n_users=100, per_user=12, n_items=15)       # even users: cluster a
+    users = pd.DataFrame({"USER_ID": [f"u{u}" for u in range(100)] + ["newbie", "nobody-known"],
+                          "TIER": ["gold" if u % 2 == 0 else "basic" for u in range(100)] + ["gold", None]})
+    make_group(project, "g", events)
+    project.create_schema(name="g-users", schema={
+        "type": "record", "name": "Users", "namespace": "com.amazonaws.personalize.schema", "version": "1.0",
+        "fields": [{"name": "USER_ID", "type": "string"},
+                   {"name": "TIER", "type": ["null", "string"], "categorical": True}]})
+    project.create_dataset(name="g-users", dataset_group="g", dataset_type="Users", schema="g-users")
+    project.create_dataset_import_job(dataset="g-users", data_source=users)
+    v0 = train(project, "g", "w0", hyperparameters={"user_metadata_weight": 0.0})
+    train(project, "g", "w1", hyperparameters={"user_metadata_weight": 1.0})
+
+    # independent lifts of TIER=gold, with the recipe's smoothing and its >= 2 rule
+    tier = events["USER_ID"].map(dict(zip(users["USER_ID"], users["TIER"])))
+    n_items, total = events["ITEM_ID"].nunique(), len(events)
+    per_item = events.groupby("ITEM_ID").size()
+    gold = events[tier == "gold"].groupby("ITEM_ID").size()
+    lift = {i: np.log((gold[i] + 1) / ((tier == "gold").sum() + n_items)) - np.log((per_item[i] + 1) / (total + n_items))
+            for i in gold.index if gold[i] >= 2}
+
+    m = model_tables(project, v0)
+    pop = project.con.execute("SELECT item, interactions FROM pypersonalize.model_items WHERE version_arn = $v",
+                              {"v": v0}).df().set_index("item")["interactions"]
+    prior = np.array([np.log((pop[i] + 1) / (pop.loc[m["items"]] + 1).sum()) for i in m["items"]])
+    expected = softmax(prior + np.array([lift.get(i, 0.0) for i in m["items"]]), 1.0)
+    got = sql_scores(project, "w0-live", "newbie").set_index("item_id")["score"].loc[m["items"]].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    items_np, probs = project.score_users(v0, ["newbie"])
+    np.testing.assert_allclose(probs[0], pd.Series(got, index=m["items"]).loc[items_np].to_numpy(), rtol=1e-9)
+    top = ids(project.get_recommendations(campaign="w0-live", user_id="newbie", num_results=5))
+    assert all(i.startswith("a") for i in top), top                    # gold users walk cluster a
+
+    # no attributes and no events: no personal rows, popular items instead
+    assert len(sql_scores(project, "w0-live", "nobody-known")) == 0
+    assert len(sql_scores(project, "w0-live", "stranger")) == 0
+
+    # a known gold user: raw moves by exactly 1.0 * lift
+    raw0 = sql_scores(project, "w0-live", "u2").set_index("item_id")["raw"].loc[m["items"]].to_numpy()
+    raw1 = sql_scores(project, "w1-live", "u2").set_index("item_id")["raw"].loc[m["items"]].to_numpy()
+    np.testing.assert_allclose(raw1 - raw0, [lift.get(i, 0.0) for i in m["items"]], rtol=1e-9, atol=1e-12)
