@@ -229,14 +229,15 @@ class PersonalAPI:
 
     def _explore(self, endpoint_arn: str, version_arn: str, group: str, user_id: str, items: list[dict],
                  n: int, weight: float, age_days: float, cold_max: int, predicate: str, params: dict,
-                 seed) -> list[dict]:
+                 seed, reference: int | None = None) -> list[dict]:
         """Give ``round(n * weight / 2)`` slots of ``items`` to cold items (see README)."""
         k = min(n, int(math.floor(n * weight / 2 + 0.5)))
         if k == 0:
             return items[:n]
         cold = self.con.execute(render("serving/explore.sql", predicate=predicate), {
             "version": version_arn, "group": group, "user_id": user_id, "cold_max": cold_max,
-            "age": age_days * 86400.0, "taken": [i["itemId"] for i in items[:n]], **params}).fetchall()
+            "age": age_days * 86400.0, "taken": [i["itemId"] for i in items[:n]], "reference": reference,
+            **params}).fetchall()
         rng = random.Random(seed)
         # relevance first; a random key breaks ties so equal items rotate across requests
         ranked = sorted(cold, key=lambda r: (-r[1], rng.random()))[:k]

@@ -309,15 +309,18 @@ class ServingAPI:
             sql = render("serving/recommend_filtered.sql", predicate=predicate, kind=macro)
             rows = self.con.execute(sql, used_params(sql, {**request, **params})).fetchall()
         items = [{"itemId": item, "score": score} for _rank, item, score in rows]
-        exploration = self._exploration(kind, arn)
+        # only User-Personalization endpoints explore; others skip the catalog look-up
+        exploration = self._exploration(kind, arn) if serving == "personalized" else None
         if exploration is not None and user_id is not None:
-            version_arn, weight, age, cold_max = exploration
+            version_arn, weight, age, cold_max, reference = exploration
             items = self._explore(arn, version_arn, group_name, user_id, items, num_results, weight,
-                                  age, cold_max, predicate, params, seed)
+                                  age, cold_max, predicate, params, seed, reference)
         return {"itemList": items, "recommendationId": f"RID-{uuid.uuid4()}"}
 
     def _exploration(self, kind: str, arn: str) -> tuple | None:
-        """(version, weight, age cut-off days, cold interactions) when the endpoint explores."""
+        """(version, weight, age cut-off days, cold interactions, reference time or None) when
+        the endpoint explores. HRNN-Coldstart's cold items are its ``cold_start_*`` settings:
+        created within ``cold_start_max_duration`` days of the newest item or of now."""
         rec = self.catalog.get(kind, arn)
         version_arn = rec.config.get("solutionVersionArn") or rec.config.get("modelVersionArn")
         if version_arn is None:
@@ -330,12 +333,14 @@ class ServingAPI:
         explore = config.get("itemExplorationConfig") or {}
         try:
             weight = float(explore.get("explorationWeight", hp["exploration_weight"]))
-            age = float(explore.get("explorationItemAgeCutOff", hp["exploration_item_age_cut_off"]))
+            age = float(explore.get("explorationItemAgeCutOff",
+                                    hp.get("cold_start_max_duration", hp["exploration_item_age_cut_off"])))
         except (TypeError, ValueError):
             raise InvalidInput(f"{kind} {rec.name!r}: itemExplorationConfig values must be numbers") from None
         if weight <= 0:
             return None
-        return version_arn, weight, age, int(hp.get("cold_start_max_interactions", 15))
+        reference = int(now().timestamp()) if hp.get("cold_start_relative_from") == "currentTime" else None
+        return version_arn, weight, age, int(hp.get("cold_start_max_interactions", 15)), reference
 
     def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed,
                   macro: str = "personal") -> dict:

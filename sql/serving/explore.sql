@@ -1,13 +1,14 @@
 -- Candidates for exploration: cold items of the version's catalogue (at most $cold_max
--- training interactions) created within $age seconds before the newest interaction
--- (an item without a creation time counts as new), that the user has not interacted
+-- training interactions) created within $age seconds before $reference (epoch seconds;
+-- NULL = the newest interaction; an item without a creation time counts as new), that the user has not interacted
 -- with, that are not already in the list ($taken) and that pass the request's filter.
 -- relevance = cosine of the item's metadata tokens with the user's history profile,
 -- divided by 1 + ln(1 + the times the item was shown in anybody's impressions), so items
 -- shown often are explored less.
--- vars: predicate (over r.item_id); params: $version $group $user_id $cold_max $age $taken + filter's
+-- vars: predicate (over r.item_id); params: $version $group $user_id $cold_max $age $taken $reference + filter's
 WITH newest AS (
-    SELECT max(m.last_seen) AS ts FROM pypersonalize.model_items m WHERE m.version_arn = $version
+    SELECT coalesce(CAST($reference AS BIGINT), max(m.last_seen)) AS ts
+    FROM pypersonalize.model_items m WHERE m.version_arn = $version
 ), seen AS (
     SELECT DISTINCT h.item FROM pypersonalize.interactions_all h
     WHERE h.dataset_group = $group AND h.user_id = $user_id

@@ -349,6 +349,28 @@ def test_exploration(explore_group):
     assert sum(r.get("reason") == ["Exploration"] for r in default["itemList"]) == round(10 * 0.3 / 2) == 2
 
 
+def test_coldstart_uses_its_cold_start_settings(explore_group):
+    pp, _version, counts = explore_group
+
+    def explored(name, hyperparameters):
+        pp.create_solution(name=name, dataset_group="g", recipe="aws-hrnn-coldstart",
+                           hyperparameters=hyperparameters)
+        v = pp.create_solution_version(solution=name)["solutionVersionArn"]
+        pp.create_campaign(name=f"{name}-live", solution_version=v,
+                           campaign_config={"itemExplorationConfig": {"explorationWeight": "1.0"}})
+        out = pp.get_recommendations(campaign=f"{name}-live", user_id="u0", num_results=10, seed=5)
+        return [r["itemId"] for r in out["itemList"] if r.get("reason") == ["Exploration"]]
+
+    # cold = at most 2 interactions, created within 5 days of the newest item: only c*
+    recent = explored("cs5", {"cold_start_max_duration": 5.0, "cold_start_max_interactions": 2})
+    assert recent and all(i.startswith("c") and counts.get(i, 0) <= 2 for i in recent), recent
+    # within 200 days: the old o* items qualify too
+    wide = explored("cs200", {"cold_start_max_duration": 200.0, "cold_start_max_interactions": 2})
+    assert any(i.startswith("o") for i in wide), wide
+    # counted back from now instead (the data is from 2023): nothing is young enough
+    assert explored("csnow", {"cold_start_max_duration": 5.0, "cold_start_relative_from": "currentTime"}) == []
+
+
 # -- 5. context -------------------------------------------------------------------------
 
 
