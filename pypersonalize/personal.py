@@ -82,6 +82,8 @@ def load_model(con, version_arn: str) -> LoadedModel:
     counts = np.zeros(len(items))
     known = pop["item"].isin(index)
     counts[pop.loc[known, "item"].map(index).to_numpy(dtype=np.int64)] = pop.loc[known, "interactions"].to_numpy()
+    # lifts of items the model left out (e.g. only heavy users had them) score nothing
+    lifts = lifts[lifts["item"].isin(index)]
     user_lifts = lifts[lifts["field"].str.startswith("Users.")]
     return LoadedModel(items, index, model, weights, cw, iw, lifts[~lifts["field"].str.startswith("Users.")],
                        mw, tokens_all, token_index, (select @ tokens_all).tocsr(), uw, user_lifts, counts)
