@@ -90,9 +90,14 @@ def load_model(con, version_arn: str) -> LoadedModel:
 
 
 def history_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
-    return con.execute("SELECT user_id, item, event_type, impression FROM pypersonalize.interactions_all "
-                       "WHERE dataset_group = $g AND user_id IN (SELECT unnest($u::VARCHAR[])) "
-                       "ORDER BY user_id, ts, seq", {"g": group, "u": list(user_ids)}).df()
+    # implicit impressions join in: the logged list of the recommendation an event names
+    return con.execute("SELECT h.user_id, h.item, h.event_type, "
+                       "list_concat(coalesce(h.impression, []), coalesce(l.items, [])) AS impression "
+                       "FROM pypersonalize.interactions_all h "
+                       "LEFT JOIN pypersonalize.recommendation_log l ON l.recommendation_id = h.recommendation_id "
+                       "AND l.dataset_group = h.dataset_group "
+                       "WHERE h.dataset_group = $g AND h.user_id IN (SELECT unnest($u::VARCHAR[])) "
+                       "ORDER BY h.user_id, h.ts, h.seq", {"g": group, "u": list(user_ids)}).df()
 
 
 def attribute_frame(con, group: str, user_ids: list[str]) -> pd.DataFrame:
@@ -155,7 +160,8 @@ def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
         if lm.impression_weight and "impression" in hist and hist["impression"].notna().any():
             shown = hist[["user_id", "impression"]].dropna().explode("impression").dropna()
             seen = set(zip(hist["user_id"], hist["item"]))
-            shown = shown[[(u, i) not in seen for u, i in zip(shown["user_id"], shown["impression"])]]
+            shown = shown[np.array([(u, i) not in seen for u, i in zip(shown["user_id"], shown["impression"])],
+                                   dtype=bool)]
             shown = shown[shown["impression"].isin(lm.index)]
             times = np.zeros((len(user_ids), n))
             np.add.at(times, (shown["user_id"].map(order).to_numpy(dtype=np.int64),

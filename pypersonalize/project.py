@@ -155,7 +155,8 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             schema = self._parsed(self.catalog.get("schema", ds.config["schemaArn"]))
             if ds.config["datasetType"] == "Interactions":
                 groups.append({"name": group.name, "has_event_type": schema.field("EVENT_TYPE") is not None,
-                               "has_impression": schema.field("IMPRESSION") is not None})
+                               "has_impression": schema.field("IMPRESSION") is not None,
+                               "has_recommendation_id": schema.field("RECOMMENDATION_ID") is not None})
             elif ds.config["datasetType"] == "Users":
                 users.append({"name": group.name, "fields": user_attribute_fields(schema)})
         execute_all(self.con, render("serving/interactions_view.sql", groups=groups, users=users))
@@ -177,6 +178,8 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                                 f"{', '.join(f'{c.kind} {c.name}' for c in children)}; delete them first")
         with self._transaction():
             self.con.execute(f"DROP SCHEMA {quote_ident(rec.name)} CASCADE")
+            self.con.execute("DELETE FROM pypersonalize.recommendation_log WHERE dataset_group = $g",
+                             {"g": rec.name})
             self.catalog.remove(rec)
 
     @staticmethod

@@ -297,7 +297,9 @@ class ServingAPI:
                    **context_params(context)}
         macro = "basic" if serving in ("popular", "related") else "personal"
         if promotions:
-            return self._promoted(request, group_name, filter, filter_values, promotions, seed, macro)
+            out = self._promoted(request, group_name, filter, filter_values, promotions, seed, macro)
+            out["recommendationId"] = self._recommendation_id(serving, group_name, user_id, out["itemList"])
+            return out
         predicate, params = "true", {}
         if filter is None:
             if filter_values:
@@ -315,7 +317,20 @@ class ServingAPI:
             version_arn, weight, age, cold_max, reference = exploration
             items = self._explore(arn, version_arn, group_name, user_id, items, num_results, weight,
                                   age, cold_max, predicate, params, seed, reference)
-        return {"itemList": items, "recommendationId": f"RID-{uuid.uuid4()}"}
+        return {"itemList": items,
+                "recommendationId": self._recommendation_id(serving, group_name, user_id, items)}
+
+    def _recommendation_id(self, serving: str, group_name: str, user_id, items: list[dict]) -> str:
+        """A new recommendationId; for User-Personalization lists of a group whose
+        interactions can carry RECOMMENDATION_ID, the list is logged (implicit impressions)."""
+        rid = f"RID-{uuid.uuid4()}"
+        if serving == "personalized" and user_id is not None and items and self.con.execute(
+                "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'pp_project' "
+                "AND schema_name = $g AND table_name = 'interactions' AND column_name = 'RECOMMENDATION_ID'",
+                {"g": group_name}).fetchall()[0][0]:
+            self.con.execute("INSERT INTO pypersonalize.recommendation_log VALUES ($r, $g, $u, $i, now())",
+                             {"r": rid, "g": group_name, "u": user_id, "i": [r["itemId"] for r in items]})
+        return rid
 
     def _exploration(self, kind: str, arn: str) -> tuple | None:
         """(version, weight, age cut-off days, cold interactions, reference time or None) when

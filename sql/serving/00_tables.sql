@@ -74,6 +74,16 @@ CREATE TABLE IF NOT EXISTS pypersonalize.item_tokens (
     token       VARCHAR NOT NULL,
     weight      DOUBLE NOT NULL
 );
+-- Implicit impressions: the items of every User-Personalization recommendation made for a
+-- dataset group whose Interactions schema has RECOMMENDATION_ID. An event that names a
+-- recommendationId counts the other items of that list as shown and not chosen.
+CREATE TABLE IF NOT EXISTS pypersonalize.recommendation_log (
+    recommendation_id VARCHAR NOT NULL,
+    dataset_group     VARCHAR NOT NULL,
+    user_id           VARCHAR NOT NULL,
+    items             VARCHAR[] NOT NULL,
+    created_at        TIMESTAMP WITH TIME ZONE NOT NULL
+);
 -- Context lifts (field = an Interactions field) and user-attribute lifts (field = 'Users.<F>').
 CREATE TABLE IF NOT EXISTS pypersonalize.context_lift (
     version_arn VARCHAR NOT NULL,

@@ -28,12 +28,13 @@ WITH ep AS (
 ), params AS (
     SELECT p.* FROM pypersonalize.personal_params p, ep WHERE p.version_arn = ep.version_arn
 ), hist AS (
-    SELECT h.item, h.impression,
+    SELECT h.item, h.impression, h.recommendation_id,
            coalesce(w.weight, 1.0) AS ew,
            row_number() OVER (ORDER BY h.ts DESC, h.seq DESC) - 1 AS pos
     -- columns renamed: a "user_id" column in scope would clash with an outer macro's
     -- user_id parameter passed in as pp_user
-    FROM (SELECT a.dataset_group AS grp, a.user_id AS uid, a.item, a.event_type, a.ts, a.seq, a.impression
+    FROM (SELECT a.dataset_group AS grp, a.user_id AS uid, a.item, a.event_type, a.ts, a.seq, a.impression,
+                 a.recommendation_id
           FROM pypersonalize.interactions_all a) h
     JOIN ep ON h.grp = ep.dataset_group
     LEFT JOIN pypersonalize.event_weights w ON w.version_arn = ep.version_arn AND w.event_type = h.event_type
@@ -88,9 +89,13 @@ WITH ep AS (
       AND NOT starts_with(c.field, 'Users.')
     GROUP BY c.item
 ), shown AS (
-    -- impressions of the user's events that the user never chose
+    -- impressions of the user's events that the user never chose: explicit (IMPRESSION)
+    -- and implicit (the list of the recommendation an event names)
     SELECT s.item, count(*) AS times
-    FROM (SELECT unnest(hist.impression) AS item FROM hist) s
+    FROM (SELECT unnest(hist.impression) AS item FROM hist
+          UNION ALL
+          SELECT unnest(l.items) FROM hist, ep, pypersonalize.recommendation_log l
+          WHERE l.recommendation_id = hist.recommendation_id AND l.dataset_group = ep.dataset_group) s
     WHERE s.item NOT IN (SELECT hx.item FROM hx)
     GROUP BY s.item
 ), parts AS (

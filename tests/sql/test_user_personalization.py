@@ -441,6 +441,34 @@ def test_impressions_not_chosen_lower_the_score(project):
     np.testing.assert_allclose(probs[1], two.loc[items, "score"].to_numpy(), rtol=1e-9)
 
 
+def test_implicit_impressions_from_a_recommendation_id(project):
+    """An event naming a recommendationId counts the rest of that list as shown, not chosen."""
+    df = cluster_events()
+    df["RECOMMENDATION_ID"] = None
+    make_group(project, "g", df, extra_fields=[{"name": "RECOMMENDATION_ID", "type": ["null", "string"]}])
+    version = train(project, "g", "up")
+    m = model_tables(project, version)
+    start = [{"eventType": "Click", "itemId": i, "sentAt": T0 + 10**6 + k} for k, i in enumerate(["a1", "a2"])]
+    for user in ("twin-1", "twin-2"):
+        project.put_events("g", user, "s", start)
+    shown = project.get_recommendations(campaign="up-live", user_id="twin-2", num_results=5)
+    listed = [r["itemId"] for r in shown["itemList"]]
+    pick = {"eventType": "Click", "itemId": listed[0], "sentAt": T0 + 10**6 + 9}
+    project.put_events("g", "twin-1", "s", [pick])
+    project.put_events("g", "twin-2", "s", [{**pick, "recommendationId": shown["recommendationId"]}])
+    one = sql_scores(project, "up-live", "twin-1").set_index("item_id")
+    two = sql_scores(project, "up-live", "twin-2").set_index("item_id").loc[one.index]
+    diff = two["raw"] - one["raw"]
+    not_chosen = [i for i in listed[1:] if i in diff.index and i not in ("a1", "a2")]   # a1, a2: chosen before
+    assert not_chosen
+    np.testing.assert_allclose(diff[not_chosen], -m["impression_weight"] * np.log(2), rtol=1e-9)
+    assert np.allclose(diff.drop(not_chosen), 0.0, atol=1e-12)       # the chosen item: no penalty
+    items, probs = project.score_users(version, ["twin-2"])
+    np.testing.assert_allclose(probs[0], two.loc[items, "score"].to_numpy(), rtol=1e-9)
+    # a group without RECOMMENDATION_ID logs nothing
+    assert project.con.execute("SELECT count(*) FROM pypersonalize.recommendation_log").fetchall()[0][0] == 1
+
+
 # -- 7. put_events validation ------------------------------------------------------------
 
 
