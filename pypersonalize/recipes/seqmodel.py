@@ -89,30 +89,29 @@ def fit_transitions(ev: Events, bptt: int, decay: float, reg: float, top_k: int,
     # lags k < l are items d = l - k apart: sum over k of decay^(2k-2+d).
     sq = np.array([decay ** (2 * (k - 1)) for k in range(1, bptt + 1)])
     diag_w = small.weight ** 2 * sq.sum()
-    # Dense accumulation by flat index: one bincount per block of lags beats summing
-    # sparse matrices (and the solve needs them dense anyway).
-    gram = np.zeros(m * m)
-    cross = np.zeros(m * m)
+    # Dense accumulation, a block of lags at a time (scipy's COO-to-dense adds duplicates
+    # in one C pass; the solve needs the matrices dense anyway).
+    gram = np.zeros((m, m))
+    cross = np.zeros((m, m))
     for block in range(1, bptt + 1, 8):
-        idx, wc, wo = [], [], []
+        rows, cols, wc, wo = [], [], [], []
         for d in range(block, min(block + 8, bptt + 1)):
             same = small.user[d:] == small.user[:-d]
-            flat = small.item[:-d][same] * m + small.item[d:][same]
+            rows.append(small.item[:-d][same].astype(np.int32))
+            cols.append(small.item[d:][same].astype(np.int32))
             pair = small.weight[:-d][same] * small.weight[d:][same]
-            idx.append(flat)
             wc.append(pair * decay ** (d - 1))
-            wo.append(pair * (decay ** d * sq[: bptt - d].sum()) if d < bptt else np.zeros(len(flat)))
-        idx = np.concatenate(idx)
-        cross += np.bincount(idx, np.concatenate(wc), minlength=m * m)
-        gram += np.bincount(idx, np.concatenate(wo), minlength=m * m)
-    gram = gram.reshape(m, m)
+            wo.append(pair * (decay ** d * sq[: bptt - d].sum()) if d < bptt else np.zeros(len(pair)))
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        cross += sp.coo_matrix((np.concatenate(wc), (rows, cols)), shape=(m, m)).toarray()
+        gram += sp.coo_matrix((np.concatenate(wo), (rows, cols)), shape=(m, m)).toarray()
     # float32 halves the cubic solve; the ridge term keeps it well conditioned
     gram = (gram + gram.T).astype(np.float32)
     gram[np.diag_indices(m)] += np.bincount(small.item, weights=diag_w, minlength=m).astype(np.float32)
     lam = reg * max(float(np.mean(np.diag(gram))), 1e-12)
     gram[np.diag_indices(m)] += np.float32(lam)
     factor = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
-    dense_b = scipy.linalg.cho_solve(factor, cross.reshape(m, m).astype(np.float32), overwrite_b=True,
+    dense_b = scipy.linalg.cho_solve(factor, cross.astype(np.float32), overwrite_b=True,
                                      check_finite=False)
     return _top_k(dense_b.astype(np.float64, copy=False), top_k, keep, ev.n_items)
 
@@ -201,7 +200,7 @@ def softmax(s: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(model: Model, ev: Events, sample: int = 500, seed: int = 0) -> float:
+def fit_temperature(model: Model, ev: Events, sample: int = 300, seed: int = 0) -> float:
     """The temperature that makes each user's last event most likely given the rest."""
     starts = ev.starts()
     lengths = np.diff(starts)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..schemas import Schema
-from ..sqlkit import render
+from ..sqlkit import quote_ident, render
 from . import seqmodel
 from .base import Hyperparameter, Recipe, TrainContext
 from .popularity import write_popular_items
@@ -143,10 +143,9 @@ def _load_events(ctx: TrainContext, low: float, high: float) -> _Loaded:
                 ctx.event_params())
     try:
         cols = con.execute("SELECT u, i, ts, coalesce(t, -1) AS t, v FROM pp_up_events").fetchnumpy()
-        item_ids = np.asarray([r[0] for r in con.execute(
-            "SELECT DISTINCT ITEM_ID FROM pp_up_events ORDER BY ITEM_ID").fetchall()], dtype=object)
         type_names = [r[0] for r in con.execute(
             "SELECT DISTINCT event_type FROM pp_up_events WHERE event_type IS NOT NULL ORDER BY 1").fetchall()]
+        ids = con.execute(f"SELECT idx, id FROM {quote_ident(ctx.schema_name)}.item_ids").fetchnumpy()
     finally:
         con.execute("DROP TABLE IF EXISTS pp_up_events")
     user = np.asarray(cols["u"], dtype=np.int64)
@@ -156,9 +155,11 @@ def _load_events(ctx: TrainContext, low: float, high: float) -> _Loaded:
     # re-code so that users and items left out leave no gaps
     _u, user = np.unique(user[keep], return_inverse=True)
     used, item = np.unique(np.asarray(cols["i"], dtype=np.int64)[keep], return_inverse=True)
+    id_by_idx = np.empty(int(ids["idx"].max()) + 1 if len(ids["idx"]) else 0, dtype=object)
+    id_by_idx[np.asarray(ids["idx"], dtype=np.int64)] = np.asarray(ids["id"], dtype=object)
     value = np.asarray(cols["v"], dtype=np.float64)[keep] if ctx.has_event_value else None
     return _Loaded(user.astype(np.int64), item.astype(np.int64), np.asarray(cols["ts"])[keep],
-                   np.asarray(cols["t"], dtype=np.int64)[keep], value, item_ids[used], type_names)
+                   np.asarray(cols["t"], dtype=np.int64)[keep], value, id_by_idx[used], type_names)
 
 
 def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
