@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +131,8 @@ def raw_scores(lm: LoadedModel, hist: pd.DataFrame, user_ids: list[str],
     has_history = np.bincount(users[items < n], minlength=len(user_ids)) > 0
     bonus = np.zeros(n)
     if context and len(lm.lifts):
-        chosen = lm.lifts[lm.lifts.apply(lambda r: context.get(r["field"]) == r["value"], axis=1)]
+        keys = pd.DataFrame({"field": list(context), "value": list(context.values())})
+        chosen = keys.merge(lm.lifts, on=["field", "value"])
         np.add.at(bonus, chosen["item"].map(lm.index).to_numpy(dtype=np.int64), chosen["lift"].to_numpy())
     ulift = np.zeros((len(user_ids), n))
     described = np.zeros(len(user_ids), dtype=bool)
@@ -233,7 +235,7 @@ class PersonalAPI:
                                  **params}).fetchall()
         return {"personalizedRanking": [{"itemId": item, "score": float(score)}
                                         for item, score, _tier, _z, _pos in rows],
-                "recommendationId": f"RID-{__import__('uuid').uuid4()}"}
+                "recommendationId": f"RID-{uuid.uuid4()}"}
 
     def _explore(self, endpoint_arn: str, version_arn: str, group: str, user_id: str, items: list[dict],
                  n: int, weight: float, age_days: float, cold_max: int, predicate: str, params: dict,

@@ -64,14 +64,6 @@ class Model:
         return self.factors if self.factors_out is None else self.factors_out
 
 
-def lag_pairs(ev: Events, lag: int, weights: bool = True) -> sp.csr_matrix:
-    """Counts of (earlier item, item ``lag`` events later) within users."""
-    same = ev.user[lag:] == ev.user[:-lag]
-    vals = ev.weight[:-lag][same] * (ev.weight[lag:][same] if weights else 1.0)
-    return sp.csr_matrix((vals, (ev.item[:-lag][same], ev.item[lag:][same])),
-                         shape=(ev.n_items, ev.n_items))
-
-
 def fit_transitions(ev: Events, bptt: int, decay: float, reg: float, top_k: int,
                     max_items: int) -> sp.csr_matrix:
     """B of the sequence part (see the module docstring), cut to ``top_k`` per row."""

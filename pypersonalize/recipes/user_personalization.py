@@ -323,7 +323,8 @@ def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) ->
 
 SQL_FILES = ("recipes/user_personalization/10_events.sql", "recipes/user_personalization/20_model_items.sql",
              "recipes/user_personalization/30_item_tokens.sql",
-             "recipes/user_personalization/40_context_lift.sql", "recipes/user_personalization/50_user_lift.sql")
+             "recipes/user_personalization/40_context_lift.sql", "recipes/user_personalization/50_user_lift.sql",
+             "recipes/user_personalization/_lift.sql")
 
 
 def _recipe(name, recipe_type, description, serving, hps, metadata, aliases=()) -> Recipe:
