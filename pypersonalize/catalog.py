@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import duckdb
+
 from .errors import InvalidInput, ResourceNotFound
 from .sqlkit import render, statements
 
@@ -52,15 +54,19 @@ def check_name(name: Any, what: str) -> str:
 
 
 class Catalog:
-    def __init__(self, con):
-        self.con = con
+    """Object records over ``connection()``: the calling thread's DuckDB connection."""
+
+    def __init__(self, connection):
+        self._connection = connection
+
+    @property
+    def con(self):
+        return self._connection()
 
     def install(self, region: str | None, account_id: str | None) -> None:
         for statement in statements(render("catalog/00_tables.sql")):
             self.con.execute(statement)
-        current = dict(self.con.execute("SELECT key, value FROM pypersonalize.settings").fetchall())
-        wanted = {"region": region, "account_id": account_id}
-        if not current:
+        if not self._settings():
             region = region or DEFAULT_REGION
             account_id = account_id or DEFAULT_ACCOUNT
             if not _REGION.match(region):
@@ -70,12 +76,32 @@ class Catalog:
             self.con.executemany("INSERT INTO pypersonalize.settings VALUES (?, ?)",
                                  [("format_version", FORMAT_VERSION), ("region", region),
                                   ("account_id", account_id)])
-            current = {"region": region, "account_id": account_id}
-        for key, value in wanted.items():
+        self.load(region, account_id)
+
+    def load(self, region: str | None, account_id: str | None) -> None:
+        """Read the ARN settings, refusing a region/account that differs from the file's."""
+        current = self._settings()
+        if "region" not in current:
+            raise InvalidInput("this DuckDB file is not a pypersonalize project (it has no "
+                               "pypersonalize.settings); open it read-write once to make it one")
+        for key, value in (("region", region), ("account_id", account_id)):
             if value is not None and value != current[key]:
                 raise InvalidInput(f"this project was created with {key} {current[key]!r}; "
                                    f"it cannot be opened with {value!r}")
         self.region, self.account_id = current["region"], current["account_id"]
+
+    def _settings(self) -> dict:
+        try:
+            return dict(self.con.execute("SELECT key, value FROM pypersonalize.settings").fetchall())
+        except duckdb.CatalogException:
+            return {}
+
+    def setting(self, key: str) -> str | None:
+        return self._settings().get(key)
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.con.execute("DELETE FROM pypersonalize.settings WHERE key = $k", {"k": key})
+        self.con.execute("INSERT INTO pypersonalize.settings VALUES ($k, $v)", {"k": key, "v": value})
 
     def arn(self, kind: str, *path: str) -> str:
         return f"arn:aws:personalize:{self.region}:{self.account_id}:{kind}/" + "/".join(path)

@@ -7,15 +7,20 @@ always bound parameters; field names come from the schema and are quoted.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
 
+import duckdb
+
 from .catalog import Record, check_name
-from .errors import InvalidInput, LimitExceeded, ResourceAlreadyExists
+from .errors import InvalidInput, LimitExceeded, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .filter_parser import Condition, Expression, Filter, parse_filter
 from .schemas import Schema
 from .sqlkit import execute_all, quote_ident, quote_literal, render
+
+log = logging.getLogger(__name__)
 
 INTERACTIONS_WINDOW = 100     # Personalize's default: recent interactions per user and event type
 MAX_FIELDS_PER_FILTER = 5
@@ -23,6 +28,14 @@ MAX_FILTER_VALUES = 25
 NUMERIC = ("int", "long", "float", "double")
 _VALUE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _KEY = re.compile(r"[A-Za-z0-9_]{1,50}")
+# Parameters of the per-filter SQL macros, spelled so that no schema field can share them.
+MACRO_PARAMS = {"candidate": '"pp#candidate"', "user": '"pp#user"', "item": '"pp#item"',
+                "values": '"pp#values"'}
+
+
+def macro_name(filter_name: str) -> str:
+    """The SQL macro of a filter: ``pp_filter__<name>`` (names are unique ignoring case)."""
+    return "pp_filter__" + filter_name
 
 
 def parse_filter_values(raw: Any, name: str) -> list[str]:
@@ -126,10 +139,10 @@ def compile_filter_macro(parsed: Filter, schemas: dict[str, Schema], schema_name
 
     Literal values of the expression are written into the macro as quoted literals (DDL
     takes no parameters); request values are read from the map at run time. The macro's
-    parameters are pp_candidate, pp_user, pp_item, pp_values: DuckDB refuses a macro whose
-    parameter shares its name with a column of a table it reads (USER_ID, ITEM_ID).
+    parameters are MACRO_PARAMS: DuckDB refuses a macro whose parameter shares its name
+    with a column of a table it reads, and no schema field can contain '#'.
     """
-    sql, _ = _compile(parsed, schemas, schema_name, None, "pp_candidate", "p", True, window)
+    sql, _ = _compile(parsed, schemas, schema_name, None, MACRO_PARAMS["candidate"], "p", True, window)
     return sql
 
 
@@ -148,7 +161,7 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
             # Decided per call inside the macro: an EXCLUDE expression without its values
             # is skipped, an INCLUDE one fails.
             for key in sorted(e.parameters()):
-                present = f"pp_values[{quote_literal(key)}] IS NOT NULL"
+                present = f"{MACRO_PARAMS['values']}[{quote_literal(key)}] IS NOT NULL"
                 if e.action == "EXCLUDE":
                     guards.append(present)
                 else:   # checked before everything, so no OR can short-circuit it away
@@ -166,8 +179,8 @@ def _compile(parsed, schemas, schema_name, filter_values, candidate, prefix, mac
         out.append(compiled)
     inter = schemas.get("Interactions")
     sql = render("filters/allowed_items.sql", candidate=candidate, schema_name=schema_name,
-                 user_ref="pp_user" if macro else "$user_id",
-                 item_ref="pp_item" if macro else "$item_id",
+                 user_ref=MACRO_PARAMS["user"] if macro else "$user_id",
+                 item_ref=MACRO_PARAMS["item"] if macro else "$item_id",
                  has_event_type=inter is not None and inter.field("EVENT_TYPE") is not None,
                  interaction_columns=[n for n in (inter.names if inter else []) if n != "USER_ID"],
                  expressions=out, checks=checks, window=int(window))
@@ -233,11 +246,11 @@ def _macro_value(c: Condition) -> str:
     (first, *_rest) = c.values
     if c.op in ("IN", "NOT IN"):
         if first.kind == "param":
-            return f"pp_filter_values(pp_values, {quote_literal(first.value)})"
+            return f"pp_filter_values({MACRO_PARAMS['values']}, {quote_literal(first.value)})"
         return "[" + ", ".join(quote_literal(v.value if v.kind == "string" else repr(v.value))
                                for v in c.values) + "]"
     if first.kind == "param":
-        return f"TRY_CAST(pp_filter_values(pp_values, {quote_literal(first.value)})[1] AS DOUBLE)"
+        return f"TRY_CAST(pp_filter_values({MACRO_PARAMS['values']}, {quote_literal(first.value)})[1] AS DOUBLE)"
     try:
         number = float(first.value)
     except ValueError:
@@ -265,29 +278,78 @@ class FiltersAPI:
         group = self.catalog.get("dataset-group", dataset_group)
         parsed = parse_filter(filter_expression)
         check_filter(parsed, self._schemas_of(group))
-        if self.catalog.select("filter", name=name):
-            raise ResourceAlreadyExists(f"filter {name!r} already exists")
+        for other in self.catalog.select("filter"):
+            if other.name.lower() == name.lower():
+                raise ResourceAlreadyExists(
+                    f"filter {other.name!r} already exists" + ("" if other.name == name else
+                    " (filter names may not differ only in case: each filter is a DuckDB macro, "
+                    "and DuckDB names ignore case)"))
         arn = self.catalog.arn("filter", name)
         with self._transaction():
             self.catalog.add(arn=arn, kind="filter", name=name, dataset_group_arn=group.arn,
                              config={"filterExpression": filter_expression,
                                      "interactionsWindow": interactions_window})
-            self._refresh_filter_macros()
+            self._refresh_filter_macros(creating=name)
         return {"filterArn": arn}
 
-    def _refresh_filter_macros(self) -> None:
-        """(Re)create the per-filter SQL macros and the dispatching pp_recommend_filtered."""
+    def _refresh_filter_macros(self, *, strict: bool = True, creating: str | None = None) -> None:
+        """(Re)create the per-filter SQL macros and the dispatching pp_recommend_filtered.
+
+        ``strict`` (a change is being made): a filter that can no longer be built stops the
+        change with :class:`ResourceInUse` naming it. Otherwise (opening a project) such a
+        filter is marked ``CREATE FAILED`` with the reason and left out, so the file opens
+        and the filter can still be described and deleted; it becomes ACTIVE again once it
+        builds. The errors of the filter being created (``creating``) are raised as they are.
+        """
+        if strict:
+            execute_all(self.con, render("filters/values_macro.sql"))
+        else:
+            with self._transaction():
+                execute_all(self.con, render("filters/values_macro.sql"))
         filters = []
         for rec in self.catalog.select("filter"):
-            group = self.catalog.get("dataset-group", rec.dataset_group_arn)
-            parsed = parse_filter(rec.config["filterExpression"])
-            predicate = compile_filter_macro(parsed, self._schemas_of(group), group.name,
-                                             rec.config.get("interactionsWindow", INTERACTIONS_WINDOW))
-            required = sorted({p for e in parsed.expressions if e.action == "INCLUDE"
-                               for p in e.parameters()})
-            filters.append({"name": rec.name, "predicate": predicate, "required": required,
-                            "items": parsed.expressions[0].target == "ItemID"})
-        execute_all(self.con, render("filters/macros.sql", filters=filters))
+            try:
+                entry = self._filter_macro(rec)
+                if strict:
+                    self.con.execute(entry.pop("sql"))
+                else:
+                    with self._transaction():
+                        self.con.execute(entry.pop("sql"))
+                        if rec.status != "ACTIVE":
+                            self.catalog.update(rec, status="ACTIVE", failure_reason=None)
+            except (PypersonalizeError, duckdb.Error) as exc:
+                reason = " ".join(str(exc).split())
+                if rec.name == creating:
+                    raise
+                if strict:
+                    raise ResourceInUse(f"filter {rec.name!r} would no longer work ({reason}); "
+                                        "delete or change the filter first") from None
+                log.warning("filter %s cannot be rebuilt: %s", rec.name, reason)
+                with self._transaction():
+                    self.catalog.update(rec, status="CREATE FAILED",
+                                        failure_reason=f"its SQL macro cannot be rebuilt: {reason}")
+                continue
+            filters.append(entry)
+        if strict:
+            execute_all(self.con, render("filters/macros.sql", filters=filters))
+        else:
+            with self._transaction():
+                execute_all(self.con, render("filters/macros.sql", filters=filters))
+
+    def _filter_macro(self, rec: Record) -> dict:
+        """One filter's macro: checked against the group's current schemas, then compiled."""
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        parsed = parse_filter(rec.config["filterExpression"])
+        schemas = self._schemas_of(group)
+        check_filter(parsed, schemas)
+        predicate = compile_filter_macro(parsed, schemas, group.name,
+                                         rec.config.get("interactionsWindow", INTERACTIONS_WINDOW))
+        required = sorted({p for e in parsed.expressions if e.action == "INCLUDE"
+                           for p in e.parameters()})
+        entry = {"name": rec.name, "macro": macro_name(rec.name), "params": list(MACRO_PARAMS.values()),
+                 "required": required, "items": parsed.expressions[0].target == "ItemID"}
+        entry["sql"] = render("filters/filter_macro.sql", predicate=predicate, **entry)
+        return entry
 
     def describe_filter(self, filter: str) -> dict:
         return {"filter": self._filter_dict(self.catalog.get("filter", filter))}
@@ -300,7 +362,7 @@ class FiltersAPI:
         rec = self.catalog.get("filter", filter)
         with self._transaction():
             self.catalog.remove(rec)
-            self.con.execute(f"DROP MACRO IF EXISTS {quote_ident('pp_filter__' + rec.name)}")
+            self.con.execute(f"DROP MACRO IF EXISTS {quote_ident(macro_name(rec.name))}")
             self._refresh_filter_macros()
 
     @staticmethod

@@ -23,8 +23,8 @@ def _isatty(stream) -> bool:
 
 
 class Progress:
-    def __init__(self, con, enabled: bool):
-        self.con = con
+    def __init__(self, connection, enabled: bool):
+        self._connection = connection       # the calling thread's DuckDB connection
         self.enabled = enabled
         # DuckDB draws its bar on stdout, so it is used only when stdout is a terminal
         # too; a result piped to a file must not carry bar frames.
@@ -41,11 +41,11 @@ class Progress:
         self.step(message)
         start = time.perf_counter()
         if self.bar_enabled:
-            self.con.execute("SET enable_progress_bar = true")
-            self.con.execute("SET enable_progress_bar_print = true")
+            self._connection().execute("SET enable_progress_bar = true")
+            self._connection().execute("SET enable_progress_bar_print = true")
         try:
             yield
         finally:
             if self.bar_enabled:
-                self.con.execute("SET enable_progress_bar = false")
+                self._connection().execute("SET enable_progress_bar = false")
             log.info("%s took %.2fs", message, time.perf_counter() - start)

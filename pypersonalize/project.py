@@ -22,6 +22,7 @@ import duckdb
 
 from . import datacheck, domains, importer
 from .catalog import Catalog, Record, check_name
+from .connection import PROJECT_CATALOG, Connections, connect
 from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .events import EventsAPI
 from .filters import FiltersAPI
@@ -32,14 +33,13 @@ from .refresh import RefreshAPI
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
 from .serving import ServingAPI
 from .solutions import SolutionsAPI
-from .sqlkit import execute_all, one, quote_ident, quote_literal, render, statements
+from .sqlkit import execute_all, one, quote_ident, render, sql_fingerprint, statements
 
 log = logging.getLogger(__name__)
 
 
 IMPORT_MODES = ("FULL", "INCREMENTAL")
 # Names DuckDB or the catalog already use; a dataset group becomes a DuckDB schema.
-PROJECT_CATALOG = "pp_project"
 _RESERVED_SCHEMAS = {"main", "pypersonalize", "information_schema", "pg_catalog", "temp",
                      "system", "memory", PROJECT_CATALOG}
 TABLE_OF = {"Interactions": "interactions", "Items": "items", "Users": "users"}
@@ -61,42 +61,61 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
 
     def __init__(self, path, *, region=None, account_id=None, quiet=False, read_only=False):
         self.path = str(path)
+        self.read_only = bool(read_only)
+        self._connections = Connections(connect(self.path, self.read_only), self.path)
+        self.progress = Progress(lambda: self.con, interactive(quiet))
+        self.catalog = Catalog(lambda: self.con)
         try:
-            self.con = self._connect(self.path, read_only)
-        except duckdb.Error as exc:
-            raise PypersonalizeError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
-        self.progress = Progress(self.con, interactive(quiet))
-        self.catalog = Catalog(self.con)
-        if read_only:
-            settings = dict(self.con.execute("SELECT key, value FROM pypersonalize.settings").fetchall())
-            self.catalog.region, self.catalog.account_id = settings["region"], settings["account_id"]
-        else:
-            with self._transaction():
-                self.catalog.install(region, account_id)
-                for statement in statements(render("serving/00_tables.sql")):
-                    self.con.execute(statement)
-                self._refresh_interactions_view()      # the macros read it
-                for statement in statements(render("serving/macros.sql")):
-                    self.con.execute(statement)
-                self._refresh_filter_macros()
+            if self.read_only:
+                self.catalog.load(region, account_id)
+            else:
+                self._install(region, account_id)
+        except BaseException:
+            self.close()
+            raise
 
     # -- plumbing -------------------------------------------------------------------
 
-    @staticmethod
-    def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """Open the file under a fixed catalog name.
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The calling thread's DuckDB connection (each thread gets its own cursor)."""
+        return self._connections.current()
 
-        Opened directly, a file's catalog is named after it (``movies`` for movies.duckdb),
-        and a dataset group (a schema) of the same name would make ``movies.interactions``
-        ambiguous. Attached as ``pp_project`` our own SQL never is, whatever the file name.
+    def _install(self, region, account_id) -> None:
+        """Create or upgrade the catalog, then rebuild the SQL objects if the code changed.
+
+        The views and macros are derived from the catalog and the templates; they are
+        rebuilt only when the templates differ from the ones that built them, and one that
+        cannot be rebuilt is marked and skipped, so the file always opens.
         """
-        if path == ":memory:":
-            return duckdb.connect(":memory:")
-        con = duckdb.connect(":memory:")
-        con.execute(f"ATTACH {quote_literal(path)} AS {PROJECT_CATALOG}"
-                    + (" (READ_ONLY)" if read_only else ""))
-        con.execute(f"USE {PROJECT_CATALOG}")
-        return con
+        with self._transaction():
+            self.catalog.install(region, account_id)
+            for statement in statements(render("serving/00_tables.sql")):
+                self.con.execute(statement)
+        fingerprint = sql_fingerprint()
+        if self.catalog.setting("sql_fingerprint") != fingerprint:
+            self._rebuild_sql_objects()
+            with self._transaction():
+                self.catalog.set_setting("sql_fingerprint", fingerprint)
+
+    def _rebuild_sql_objects(self) -> None:
+        """Views and macros, each step on its own, a failing one logged and skipped."""
+        for step in (self._refresh_interactions_view, self._create_serving_macros):
+            try:
+                with self._transaction():
+                    step()
+            except (PypersonalizeError, duckdb.Error) as exc:
+                log.warning("could not rebuild %s: %s", step.__name__.strip("_"), exc)
+        self._refresh_filter_macros(strict=False)
+
+    def _create_serving_macros(self) -> None:
+        for statement in statements(render("serving/macros.sql")):
+            self.con.execute(statement)
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise InvalidInput(f"project {self.path} is open read-only; open it without "
+                               "read_only (CLI: without --read-only) to change it")
 
     def __enter__(self) -> Project:
         return self
@@ -105,17 +124,14 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        self._connections.close()
 
     @contextmanager
     def _transaction(self):
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        """One writer's transaction; a change on a read-only project is refused here."""
+        self._check_writable()
+        with self._connections.write():
             yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
 
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run any SQL on the project file; e.g. ``pp.sql("SELECT * FROM shop.items").df()``."""
@@ -150,8 +166,11 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
 
     def _refresh_interactions_view(self) -> None:
         groups, users = [], []
+        existing = self._existing_tables()
         for ds in self.catalog.select("dataset"):
             group = self.catalog.get("dataset-group", ds.dataset_group_arn)
+            if (group.name, TABLE_OF[ds.config["datasetType"]]) not in existing:
+                continue        # dropped behind our back: describe/delete still work
             schema = self._parsed(self.catalog.get("schema", ds.config["schemaArn"]))
             if ds.config["datasetType"] == "Interactions":
                 groups.append({"name": group.name, "has_event_type": schema.field("EVENT_TYPE") is not None,
@@ -160,6 +179,11 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             elif ds.config["datasetType"] == "Users":
                 users.append({"name": group.name, "fields": user_attribute_fields(schema)})
         execute_all(self.con, render("serving/interactions_view.sql", groups=groups, users=users))
+
+    def _existing_tables(self) -> set[tuple[str, str]]:
+        return set(self.con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall())
 
     def describe_dataset_group(self, dataset_group: str) -> dict:
         rec = self.catalog.get("dataset-group", dataset_group)
@@ -306,12 +330,13 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                 raise ResourceInUse(f"the Interactions dataset of {group.name!r} is used by "
                                     f"{', '.join(f'{u.kind} {u.name}' for u in users)}")
         with self._transaction():
-            self.con.execute(f"DROP TABLE {quote_ident(group.name)}."
+            self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(group.name)}."
                              f"{quote_ident(TABLE_OF[rec.config['datasetType']])}")
             for job in self.catalog.select("dataset-import-job", parent_arn=rec.arn):
                 self.catalog.remove(job)
             self.catalog.remove(rec)
             self._refresh_interactions_view()
+            self._refresh_filter_macros()      # refuses the delete if a filter reads it
 
     def update_dataset(self, dataset: str, schema: str, dataset_group: str | None = None) -> dict:
         """Replace an Items/Users schema by one that only adds nullable fields."""
@@ -332,17 +357,23 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                     self.con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(f.name)} {f.sql_type}")
             self.catalog.update(rec, config={**rec.config, "schemaArn": new_rec.arn})
             self._refresh_interactions_view()      # new fields may be new attributes
+            self._refresh_filter_macros()          # refuses a change that breaks a filter
         return {"datasetArn": rec.arn}
 
     def _dataset_dict(self, rec: Record) -> dict:
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
-        table = f"{group.name}.{TABLE_OF[rec.config['datasetType']]}"
-        rows = one(self.con.execute(f"SELECT count(*) FROM {quote_ident(group.name)}."
-                                f"{quote_ident(TABLE_OF[rec.config['datasetType']])}"))[0]
-        return {"name": rec.name, "datasetArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
-                "datasetType": rec.config["datasetType"].upper(), "schemaArn": rec.config["schemaArn"],
-                "status": rec.status, "creationDateTime": rec.created_at,
-                "lastUpdatedDateTime": rec.updated_at, "tableName": table, "rowCount": rows}
+        name = TABLE_OF[rec.config["datasetType"]]
+        out = {"name": rec.name, "datasetArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
+               "datasetType": rec.config["datasetType"].upper(), "schemaArn": rec.config["schemaArn"],
+               "status": rec.status, "creationDateTime": rec.created_at,
+               "lastUpdatedDateTime": rec.updated_at, "tableName": f"{group.name}.{name}"}
+        if (group.name, name) not in self._existing_tables():
+            out.update(status="FAILED", failureReason=f"table {group.name}.{name} is missing (dropped "
+                       "outside pypersonalize); delete the dataset and create it again")
+            return out
+        out["rowCount"] = one(self.con.execute(f"SELECT count(*) FROM {quote_ident(group.name)}."
+                                               f"{quote_ident(name)}"))[0]
+        return out
 
     # -- import jobs ----------------------------------------------------------------
 

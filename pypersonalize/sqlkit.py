@@ -7,6 +7,7 @@ variable is an error rather than an empty string.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from functools import lru_cache
@@ -65,6 +66,16 @@ def render(template: str, **variables) -> str:
         raise FileNotFoundError(f"no SQL template {template!r} under {sql_dir()}") from None
     log.debug("rendered %s:\n%s", template, text)
     return text
+
+
+@lru_cache(maxsize=1)
+def sql_fingerprint() -> str:
+    """A digest of every template: the project's views and macros are rebuilt when it changes."""
+    digest = hashlib.sha256()
+    root = sql_dir()
+    for path in sorted(root.rglob("*.sql")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
 
 
 def statements(sql: str) -> list[str]:

@@ -1,7 +1,5 @@
--- Filters in plain SQL. One scalar macro per stored filter, "pp_filter__<name>"(pp_candidate,
--- pp_user, pp_item, pp_values) -> boolean (the candidate is an item id, or a user id for a
--- UserID filter), and one table macro that dispatches on the ItemID filters' names
--- filter's name:
+-- Filters in plain SQL: the table macro that dispatches on the ItemID filters' names to
+-- their per-filter macros (filters/filter_macro.sql):
 --   pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
 --                         n := 25, filter_values := NULL)  -> (rank, item_id, score)
 -- filter_values is a MAP(VARCHAR, VARCHAR) in Personalize's quoting, e.g.
@@ -11,24 +9,7 @@
 --   pp_recommend_filtered_batch(endpoint, filter_name, requests, n := 25)
 --       -> (user_id, item_id, rank, recommended_item_id, score)
 -- Rebuilt whenever a filter is created or deleted.
--- vars: filters (list of {name, predicate})
--- pp_filter_values reads one value as Python's parse_filter_values does: '"a","b"' with
--- \-escapes, or one bare value; anything else is an error.
-CREATE OR REPLACE MACRO pp_filter_values(filter_values, key) AS
-    CASE WHEN filter_values[key] IS NULL THEN NULL
-         WHEN NOT contains(filter_values[key], '"')
-         THEN CASE WHEN trim(filter_values[key], E' \t\n\r') = '' THEN []
-                   ELSE [trim(filter_values[key], E' \t\n\r')] END
-         WHEN regexp_full_match(trim(filter_values[key], E' \t\n\r'),
-                                '"(?:[^"\\]|\\.)*"(?:[ \t]*,[ \t]*"(?:[^"\\]|\\.)*")*')
-         THEN list_transform(regexp_extract_all(filter_values[key], '"((?:[^"\\]|\\.)*)"', 1),
-                             lambda v: regexp_replace(v, '\\(.)', '\1', 'g'))
-         ELSE error('pp_filter_values: value ' || key || ' must look like "a","b"') END;
-{% for f in filters %}
-CREATE OR REPLACE MACRO {{ ("pp_filter__" ~ f.name)|ident }}(pp_candidate, pp_user, pp_item, pp_values) AS (
-{{ f.predicate }}
-);
-{% endfor %}
+-- vars: filters (list of {name, macro, required: INCLUDE value names, items: ItemID filter})
 CREATE OR REPLACE MACRO pp_recommend_filtered(endpoint, filter_name, user_id := NULL, item_id := NULL,
                                               n := 25, filter_values := NULL) AS TABLE
 WITH guard AS (
@@ -48,7 +29,7 @@ FROM (
     FROM pp_recommend(endpoint, user_id := user_id, item_id := item_id, n := 2147483647) r
     WHERE CASE
 {% for f in filters if f["items"] %}
-        WHEN filter_name = {{ f.name|literal }} THEN {{ ("pp_filter__" ~ f.name)|ident }}(r.item_id, user_id, item_id, filter_values)
+        WHEN filter_name = {{ f.name|literal }} THEN {{ f.macro|ident }}(r.item_id, user_id, item_id, filter_values)
 {% endfor %}
         WHEN filter_name IS NULL THEN error('pp_recommend_filtered: filter_name is NULL')
         ELSE error('pp_recommend_filtered: no filter named ' || filter_name) END

@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 import pypersonalize
 from pypersonalize.filter_parser import parse_filter
-from pypersonalize.filters import check_filter, compile_filter, compile_filter_macro
+from pypersonalize.filters import MACRO_PARAMS, check_filter, compile_filter, compile_filter_macro
 from pypersonalize.sqlkit import used_params
 
 WINDOW = 100            # interactions per user and (lower-cased) event type
@@ -527,8 +527,8 @@ def macro_items(pp, spec: Spec, text: str, filter_values: dict, user, current_it
     """The same filter through the stored-macro compilation (values from a MAP at run time)."""
     group = pp.catalog.get("dataset-group", spec.group)
     predicate = compile_filter_macro(parse_filter(text), pp._schemas_of(group), spec.group)
-    pp.con.execute("CREATE OR REPLACE TEMP MACRO pp_property_filter(pp_candidate, pp_user, pp_item, "
-                   f"pp_values) AS ({predicate})")
+    params = ", ".join(MACRO_PARAMS.values())
+    pp.con.execute(f"CREATE OR REPLACE TEMP MACRO pp_property_filter({params}) AS ({predicate})")
     rows = pp.con.execute(
         f'SELECT c.ITEM_ID FROM "{spec.group}".items c WHERE pp_property_filter(c.ITEM_ID, $u, $i, '
         "MAP($k::VARCHAR[], $v::VARCHAR[]))",
