@@ -6,6 +6,8 @@
 'VIDEO_ON_DEMAND'
 """
 
+from typing import TYPE_CHECKING
+
 from .errors import (
                      DataImportError,
                      InvalidInput,
@@ -16,7 +18,9 @@ from .errors import (
                      ResourceNotFound,
                      SchemaError,
 )
-from .project import Project, open
+
+if TYPE_CHECKING:
+    from .project import Project, open
 
 __version__ = "0.1.0"
 
@@ -24,3 +28,20 @@ __all__ = [
     "open", "Project", "PypersonalizeError", "InvalidInput", "ResourceNotFound",
     "ResourceAlreadyExists", "ResourceInUse", "LimitExceeded", "SchemaError", "DataImportError",
 ]
+
+# `project` pulls in duckdb, numpy, pandas and jinja2 (about a second); loading it on first
+# use lets `pypersonalize --help` and `import pypersonalize.errors` start at once.
+_LAZY = ("open", "Project")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import project
+        value = getattr(project, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

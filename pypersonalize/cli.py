@@ -1,61 +1,115 @@
 """The ``pypersonalize`` command: a thin layer over the Python API.
 
-Each command opens the project file, makes one library call and prints the result.
+Each command opens the project file (``recipe`` commands need none), makes one library
+call and prints the result.
 Command ``dataset-group create`` <-> method ``create_dataset_group``; flags <-> keywords.
 """
 
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import sys
 
 import click
-import duckdb
 
-from . import output
+from . import __version__, output
 from .errors import PypersonalizeError
-from .project import IMPORT_MODES
-from .project import open as open_project
+
+# Nothing heavy is imported at module level: `--help` and `--version` must not load
+# duckdb, numpy, pandas, scipy or jinja2 (a second of start-up). The project module is
+# imported by the command that opens a project, the recipe registry by `recipe` commands.
 
 DB_ENV = "PYPERSONALIZE_DB"
+# The import modes of project.IMPORT_MODES, repeated here so that building `--mode`'s
+# choices does not import the project module (a test keeps the two equal).
+IMPORT_MODES = ("FULL", "INCREMENTAL")
 
 
 class Context:
-    def __init__(self, db, region, account_id, fmt, quiet):
+    """The global options, and the project they name once a command needs it."""
+
+    def __init__(self, db, region, account_id, fmt, quiet, read_only=False):
         self.db, self.region, self.account_id = db, region, account_id
-        self.fmt, self.quiet = fmt, quiet
+        self.fmt, self.quiet, self.read_only = fmt, quiet, read_only
 
     def project(self):
+        """Open the project file (read-only with --read-only)."""
         if not self.db:
             raise click.UsageError(f"no project file: pass --db PATH or set {DB_ENV}")
-        return open_project(self.db, region=self.region, account_id=self.account_id, quiet=self.quiet)
+        from .project import open as open_project
+        return open_project(self.db, region=self.region, account_id=self.account_id, quiet=self.quiet,
+                            read_only=self.read_only)
+
+
+def _format_options(fn):
+    fn = click.option("--quiet", "-q", is_flag=True, default=False, help="No progress output.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(output.FORMATS), default=None,
+                        help="Output format (default: table).")(fn)
+
+
+def _echo(ctx: Context, result) -> None:
+    if isinstance(result, tuple):    # (columns, rows) from the sql command
+        click.echo(output.render(None, ctx.fmt, *result))
+    elif result is not None:
+        click.echo(output.render(result, ctx.fmt))
 
 
 def output_options(fn):
-    """--format and --quiet on every command (they may also come before the command)."""
-    @click.option("--format", "fmt", type=click.Choice(output.FORMATS), default=None,
-                  help="Output format (default: table).")
-    @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress output.")
+    """--format, --quiet and --read-only on every command that opens the project (they may
+    also come before the command); opens it, calls ``fn(pp, ...)`` and prints the result."""
+    @click.option("--read-only", is_flag=True, default=False,
+                  help="Open the project read-only: many readers may share the file; writes fail.")
+    @_format_options
+    @click.pass_obj
+    @functools.wraps(fn)
+    def wrapper(ctx: Context, fmt, quiet, read_only, *args, **kwargs):
+        if fmt:
+            ctx.fmt = fmt
+        ctx.quiet = ctx.quiet or quiet
+        ctx.read_only = ctx.read_only or read_only
+        opened = False
+        try:
+            with ctx.project() as pp:
+                opened = True
+                result = fn(pp, *args, **kwargs)
+        except Exception as exc:
+            if not _library_error(exc):
+                raise
+            message = _one_line(exc)
+            if opened and ctx.read_only and "read-only" in message.lower():
+                message += " (the project was opened with --read-only; this command writes)"
+            raise click.ClickException(message) from None
+        _echo(ctx, result)
+    return wrapper
+
+
+def registry_options(fn):
+    """--format and --quiet for commands that read only the recipe registry: no --db needed."""
+    @_format_options
     @click.pass_obj
     @functools.wraps(fn)
     def wrapper(ctx: Context, fmt, quiet, *args, **kwargs):
         if fmt:
             ctx.fmt = fmt
-        ctx.quiet = ctx.quiet or quiet
         try:
-            with ctx.project() as pp:
-                result = fn(pp, *args, **kwargs)
+            result = fn(*args, **kwargs)
         except PypersonalizeError as exc:
             raise click.ClickException(_one_line(exc)) from None
-        except duckdb.Error as exc:
-            raise click.ClickException(_one_line(exc)) from None
-        if isinstance(result, tuple):    # (columns, rows) from the sql command
-            click.echo(output.render(None, ctx.fmt, *result))
-        elif result is not None:
-            click.echo(output.render(result, ctx.fmt))
+        _echo(ctx, result)
     return wrapper
+
+
+def _library_error(exc: Exception) -> bool:
+    """True for the errors that become one line and exit 1: ours, and DuckDB's."""
+    if isinstance(exc, PypersonalizeError):
+        return True
+    # duckdb is loaded only once a command opened a project, so before that no exception
+    # can be one of its errors, and checking does not need to import it.
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, duckdb.Error)
 
 
 def _one_line(exc: Exception) -> str:
@@ -70,17 +124,22 @@ def _one_line(exc: Exception) -> str:
 @click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table",
               help="Output format.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-@click.version_option(package_name="pypersonalize")
+@click.option("--read-only", is_flag=True,
+              help="Open the project read-only, for readers sharing the file; commands that write fail.")
+@click.version_option(__version__, prog_name="pypersonalize")
 @click.pass_context
-def main(ctx, db, region, account_id, fmt, quiet):
+def main(ctx, db, region, account_id, fmt, quiet, read_only):
     """Amazon Personalize in one DuckDB file.
+
+    Commands open the project read-write: one process at a time. With --read-only any
+    number of processes read it at once (while none has it open read-write).
 
     \b
     Example:
         pypersonalize --db shop.duckdb dataset-group create shop --domain ECOMMERCE
-        pypersonalize --db shop.duckdb dataset-group list
+        pypersonalize --db shop.duckdb --read-only dataset-group list
     """
-    ctx.obj = Context(db, region, account_id, fmt, quiet)
+    ctx.obj = Context(db, region, account_id, fmt, quiet, read_only)
 
 
 # -- dataset groups ---------------------------------------------------------------
@@ -289,24 +348,59 @@ def dataset_describe(pp, dataset, dataset_group):
     return pp.describe_dataset(dataset, dataset_group=dataset_group)["dataset"]
 
 
+def _path_source(params: dict) -> None:
+    """Without --query, SOURCE must name files: a file, a folder or a glob that matches."""
+    source, query = params["source"], params["query"]
+    if query:
+        if params["data_format"]:
+            raise click.BadParameter("--data-format applies to files, not to a --query source",
+                                     param_hint="--data-format")
+        return
+    if source.lower().startswith("s3://"):
+        return                   # the library explains what to do with an S3 location
+    pattern = any(ch in source for ch in "*?[")
+    if os.path.exists(source) or (pattern and glob.glob(source)):
+        return
+    what = "no file matches" if pattern else "no such file or folder"
+    raise click.BadParameter(f"{what}: {source}; pass --query to import from SQL (a SELECT or a table name)",
+                             param_hint="SOURCE")
+
+
+def _check_before_open(check):
+    """Run ``check(params)`` before the project is opened: a usage error opens nothing."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            check(kwargs)
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
 @dataset_group_cmd.command("import")
 @click.argument("dataset")
 @click.argument("source", metavar="SOURCE")
 @_dg_option
+@click.option("--query", is_flag=True, default=False,
+              help="SOURCE is SQL: one SELECT, or a table or view name, run on the project file.")
 @click.option("--mode", "import_mode", type=click.Choice(IMPORT_MODES, case_sensitive=False),
               default="FULL", show_default=True,
               help="FULL replaces the data; INCREMENTAL appends / upserts by id.")
 @click.option("--job-name", default=None, help="Name of the import job (default: generated).")
 @click.option("--data-format", type=click.Choice(["csv", "parquet", "json"]), default=None,
               help="Format, when the file name does not tell.")
+@_check_before_open(_path_source)
 @output_options
-def dataset_import(pp, dataset, source, dataset_group, import_mode, job_name, data_format):
-    """Import a file, glob, folder, table or SELECT into a dataset, atomically.
+def dataset_import(pp, dataset, source, dataset_group, query, import_mode, job_name, data_format):
+    """Import a file, glob or folder (or, with --query, a SELECT or table) into a dataset, atomically.
+
+    SOURCE is a path unless --query says it is SQL, so a mistyped file name is an error,
+    never a query.
 
     \b
     Example:
         pypersonalize dataset import Interactions 'exports/*.csv' --dataset-group movies
-        pypersonalize dataset import movies-items "SELECT * FROM staging.items" --mode INCREMENTAL
+        pypersonalize dataset import movies-items "SELECT * FROM staging.items" --query --mode INCREMENTAL
     """
     arn = pp.create_dataset_import_job(dataset=dataset, data_source=source, job_name=job_name,
                                        import_mode=import_mode, data_format=data_format,
@@ -385,28 +479,49 @@ def recipe_group():
 
 
 @recipe_group.command("list")
-@output_options
-def recipe_list(pp):
-    """List the recipes this version implements.
+@registry_options
+def recipe_list():
+    """List the recipes this version implements (no project file needed).
 
     \b
     Example:
         pypersonalize recipe list
     """
-    return pp.list_recipes()["recipes"]
+    from .recipes import RECIPES
+    return [_recipe_summary(r) for r in RECIPES.values()]
 
 
 @recipe_group.command("describe")
 @click.argument("recipe")
-@output_options
-def recipe_describe(pp, recipe):
-    """Describe a recipe and its hyperparameters.
+@registry_options
+def recipe_describe(recipe):
+    """Describe a recipe and its hyperparameters (no project file needed).
 
     \b
     Example:
+        pypersonalize recipe describe aws-sims
         pypersonalize --format json recipe describe aws-sims
     """
-    return pp.describe_recipe(recipe)["recipe"]
+    from .recipes import get_recipe
+    r = get_recipe(recipe)
+    out = {**_recipe_summary(r), "sqlFiles": list(r.sql_files),
+           "hyperparameters": [h.describe() for h in r.hyperparameters]}
+    ctx = click.get_current_context().obj
+    if ctx.fmt != "table":
+        return out
+    # A table cell holding every hyperparameter as JSON was cut at 60 characters; one row
+    # each, descriptions folded rather than cut, shows all of them.
+    hyperparameters = out.pop("hyperparameters")
+    click.echo(output.render(out, "table", wrap=True))
+    click.echo()
+    click.echo(output.render(hyperparameters, "table", wrap=True))
+    return None
+
+
+def _recipe_summary(r) -> dict:
+    # The shape of Project.list_recipes / describe_recipe (a test compares them), built
+    # from the registry so that no project, and no duckdb, is needed.
+    return {"name": r.name, "recipeArn": r.arn, "recipeType": r.recipe_type, "description": r.description}
 
 
 def _exploration(weight, age) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from datetime import date, datetime
 from typing import Any
 
@@ -55,7 +56,13 @@ def rows_of(result: Any) -> tuple[list[str], list[list[Any]]]:
 
 
 def render(result: Any, fmt: str, columns: list[str] | None = None,
-           rows: list[list[Any]] | None = None) -> str:
+           rows: list[list[Any]] | None = None, *, wrap: bool = False) -> str:
+    """``result`` (or ``columns`` and ``rows``) as text in ``fmt``.
+
+    Table cells longer than 60 characters are cut with an ellipsis, or with ``wrap``
+    folded onto further lines, for results whose long cells are the point (a recipe's
+    hyperparameter descriptions).
+    """
     if fmt == "json":
         if columns is not None:
             result = [dict(zip(columns, r)) for r in rows]
@@ -68,14 +75,22 @@ def render(result: Any, fmt: str, columns: list[str] | None = None,
         writer.writerow(columns)
         writer.writerows([[_text(v) for v in r] for r in rows])
         return buf.getvalue().rstrip("\n")
-    cells = [[_short(_text(v)) for v in r] for r in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    cells = [[_wrapped(_text(v)) if wrap else [_short(_text(v))] for v in r] for r in rows]
+    widths = [max([len(c)] + [len(line) for r in cells for line in r[i]]) for i, c in enumerate(columns)]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()
     sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    body = []
+    for r in cells:
+        for k in range(max(len(c) for c in r)):
+            body.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(r, widths)).rstrip())
     return "\n".join([line, sep, *body]) if cells else "\n".join([line, sep, "(no rows)"])
 
 
 def _short(text: str) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= _CELL_MAX else text[: _CELL_MAX - 1] + "…"
+
+
+def _wrapped(text: str) -> list[str]:
+    # Words longer than a line (an ARN, a path) are still broken, so the column keeps its width.
+    return textwrap.wrap(text.replace("\n", " "), _CELL_MAX, break_on_hyphens=False) or [""]
