@@ -79,7 +79,7 @@ def output_options(fn):
             if not _library_error(exc):
                 raise
             message = _one_line(exc)
-            if opened and ctx.read_only and "read-only" in message.lower():
+            if opened and ctx.read_only and "read-only" in message.lower() and "--read-only" not in message:
                 message += " (the project was opened with --read-only; this command writes)"
             raise click.ClickException(message) from None
         _echo(ctx, result)
