@@ -10,6 +10,7 @@ of one database are) and serialises writers, as DuckDB allows one writer anyway.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -158,3 +159,17 @@ class Connections:
                     pass
             self._cursors.clear()
         self.root.close()
+
+
+def writes(method):
+    """Mark a Project verb that changes the file: refused when read-only, one writer at a time.
+
+    Holding the writer lock across the whole verb makes its checks (e.g. "that name is
+    free") and its writes one step for other threads; readers are not blocked.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self._check_writable()
+        with self._connections.write_lock:
+            return method(self, *args, **kwargs)
+    return wrapper

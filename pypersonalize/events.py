@@ -8,22 +8,44 @@ read the user's history at request time, so the next recommendation already refl
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 
 import pandas as pd
 
 from . import importer
+from .connection import writes
 from .errors import InvalidInput
 
 MAX_EVENTS = 10          # Personalize's eventList limit
+# Keys Personalize refuses in an event's properties (case-insensitive), each of which
+# would otherwise overwrite a field the request states elsewhere; compared without "_".
+RESERVED_PROPERTIES = ("userId", "sessionId", "eventType", "timestamp", "recommendationId",
+                       "impression", "sentAt", "eventId")
+# Allowed in properties only when the event does not give them itself (the older API form).
+TOP_LEVEL_PROPERTIES = {"itemid": "itemId", "eventvalue": "eventValue"}
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "").lower()
 
 
 def _timestamp(value, where: str) -> int:
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{where}: sentAt must be a finite number of epoch seconds, got {value!r}")
         return int(value)
     raise InvalidInput(f"{where}: sentAt must be epoch seconds or a datetime, got {value!r}")
+
+
+def _event_value(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{where}: eventValue must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidInput(f"{where}: eventValue must be a finite number, got {value!r}")
+    return value
 
 
 def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]) -> pd.DataFrame:
@@ -49,7 +71,7 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
         row = {"USER_ID": user_id, "ITEM_ID": event.get("itemId"),
                "TIMESTAMP": _timestamp(event["sentAt"], where), "EVENT_TYPE": event["eventType"]}
         if "eventValue" in event:
-            row["EVENT_VALUE"] = event["eventValue"]
+            row["EVENT_VALUE"] = _event_value(event["eventValue"], where)
         if "impression" in event:
             if not isinstance(event["impression"], list):
                 raise InvalidInput(f"{where}: impression must be a list of item ids")
@@ -67,11 +89,22 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
         if not isinstance(props, dict):
             raise InvalidInput(f"{where}: properties must be a JSON object")
         for key, value in props.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{where}: property names must be strings, got {key!r}")
+            if _key(key) in {_key(r) for r in RESERVED_PROPERTIES}:
+                raise InvalidInput(f"{where}: property {key!r} is reserved (Personalize refuses "
+                                   f"{', '.join(RESERVED_PROPERTIES)} in properties); give it as "
+                                   "the event's own key or the call's argument")
+            if _key(key) in TOP_LEVEL_PROPERTIES and TOP_LEVEL_PROPERTIES[_key(key)] in event:
+                raise InvalidInput(f"{where}: property {key!r} repeats the event's "
+                                   f"{TOP_LEVEL_PROPERTIES[_key(key)]}; give it once")
             # Personalize's properties use camelCase names of the schema's fields
-            name = next((f for f in fields if f.replace("_", "").lower() == key.replace("_", "").lower()), None)
+            name = next((f for f in fields if _key(f) == _key(key)), None)
             if name is None:
                 raise InvalidInput(f"{where}: property {key!r} is not a field of the Interactions schema")
-            row[name] = value
+            if name in row:
+                raise InvalidInput(f"{where}: property {key!r} sets {name} twice")
+            row[name] = _event_value(value, where) if name == "EVENT_VALUE" else value
         rows.append(row)
     frame = pd.DataFrame(rows)
     extra = [c for c in frame.columns if c not in fields]
@@ -85,6 +118,7 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
 class EventsAPI:
     """Mixed into :class:`pypersonalize.Project`."""
 
+    @writes
     def put_events(self, dataset_group: str, user_id: str, session_id: str, event_list: list,
                    tracking_id: str | None = None) -> dict:
         """Append up to 10 events of one user to the interactions, in one transaction.

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from .catalog import Record, check_name
+from .connection import writes
 from .errors import InvalidInput, LimitExceeded, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .filter_parser import Condition, Expression, Filter, parse_filter
 from .schemas import Schema
@@ -264,6 +265,7 @@ def _macro_value(c: Condition) -> str:
 class FiltersAPI:
     """Mixed into :class:`pypersonalize.Project`."""
 
+    @writes
     def create_filter(self, name: str, dataset_group: str, filter_expression: str,
                       interactions_window: int = INTERACTIONS_WINDOW) -> dict:
         """Store a filter after parsing it and checking it against the group's schemas.
@@ -358,6 +360,7 @@ class FiltersAPI:
         group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
         return {"Filters": [self._filter_dict(r) for r in self.catalog.select("filter", dataset_group_arn=group_arn)]}
 
+    @writes
     def delete_filter(self, filter: str) -> None:
         rec = self.catalog.get("filter", filter)
         with self._transaction():

@@ -22,10 +22,11 @@ import duckdb
 
 from . import datacheck, domains, importer
 from .catalog import Catalog, Record, check_name
-from .connection import PROJECT_CATALOG, Connections, connect
+from .connection import PROJECT_CATALOG, Connections, connect, writes
 from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .events import EventsAPI
 from .filters import FiltersAPI
+from .numbers import finite
 from .personal import PersonalAPI
 from .progress import Progress, interactive
 from .recipes.user_personalization import user_attribute_fields
@@ -139,6 +140,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
 
     # -- dataset groups -------------------------------------------------------------
 
+    @writes
     def create_dataset_group(self, name: str, domain: str | None = None) -> dict:
         """Create a dataset group, custom or of domain ``VIDEO_ON_DEMAND`` / ``ECOMMERCE``."""
         check_name(name, "dataset group")
@@ -192,6 +194,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
     def list_dataset_groups(self) -> dict:
         return {"datasetGroups": [self._group_dict(r) for r in self.catalog.select("dataset-group")]}
 
+    @writes
     def delete_dataset_group(self, dataset_group: str) -> None:
         """Delete an empty dataset group; refused while it still holds datasets."""
         rec = self.catalog.get("dataset-group", dataset_group)
@@ -218,12 +221,15 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                                event_value_threshold: float | None = None) -> dict:
         """Check Personalize's minimum data requirements; report counts and problems."""
         rec = self.catalog.get("dataset-group", dataset_group)
+        if event_value_threshold is not None:
+            event_value_threshold = finite(event_value_threshold, "event_value_threshold")
         report = datacheck.requirements(self.con, rec.name, self._schemas_of(rec),
                                         rec.config.get("domain"), event_type, event_value_threshold)
         return {"datasetGroupArn": rec.arn, **report}
 
     # -- schemas --------------------------------------------------------------------
 
+    @writes
     def create_schema(self, name: str, schema: str | dict | Path, domain: str | None = None) -> dict:
         """Store a Personalize schema JSON (text, dict or file path) after validating it."""
         check_name(name, "schema")
@@ -244,6 +250,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
     def list_schemas(self) -> dict:
         return {"schemas": [self._schema_dict(r) for r in self.catalog.select("schema")]}
 
+    @writes
     def delete_schema(self, schema: str) -> None:
         rec = self.catalog.get("schema", schema)
         users = [d.name for d in self.catalog.select("dataset") if d.config["schemaArn"] == rec.arn]
@@ -270,6 +277,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
 
     # -- datasets -------------------------------------------------------------------
 
+    @writes
     def create_dataset(self, name: str, dataset_group: str, dataset_type: str, schema: str) -> dict:
         """Create the ``dataset_type`` dataset of a group as a table typed by ``schema``."""
         check_name(name, "dataset")
@@ -320,6 +328,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         return {"datasets": [self._dataset_dict(r)
                              for r in self.catalog.select("dataset", dataset_group_arn=group_arn)]}
 
+    @writes
     def delete_dataset(self, dataset: str, dataset_group: str | None = None) -> None:
         rec = self._dataset(dataset, dataset_group)
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
@@ -338,6 +347,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             self._refresh_interactions_view()
             self._refresh_filter_macros()      # refuses the delete if a filter reads it
 
+    @writes
     def update_dataset(self, dataset: str, schema: str, dataset_group: str | None = None) -> dict:
         """Replace an Items/Users schema by one that only adds nullable fields."""
         rec = self._dataset(dataset, dataset_group)
@@ -377,6 +387,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
 
     # -- import jobs ----------------------------------------------------------------
 
+    @writes
     def create_dataset_import_job(self, dataset: str, data_source: Any, job_name: str | None = None,
                                   import_mode: str = "FULL", data_format: str | None = None,
                                   dataset_group: str | None = None) -> dict:

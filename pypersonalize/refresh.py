@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .catalog import now
+from .connection import writes
 
 UPDATE_HOURS = 2
 UPDATABLE = ("aws-user-personalization", "aws-hrnn-coldstart")
@@ -25,6 +26,7 @@ UPDATABLE = ("aws-user-personalization", "aws-hrnn-coldstart")
 class RefreshAPI:
     """Mixed into :class:`pypersonalize.Project`."""
 
+    @writes
     def refresh_solutions(self, dataset_group: str | None = None, force: bool = False) -> dict:
         """Run the automatic training and automatic updates that are due (``force``: all).
 

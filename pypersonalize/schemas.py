@@ -26,6 +26,9 @@ PRIMITIVES = {
     "float": "DOUBLE", "double": "DOUBLE", "boolean": "BOOLEAN",
 }
 _NOT_FLAT = {"record", "array", "map", "enum", "fixed"}
+# Field names DuckDB itself gives a meaning in every table (identifiers ignore case).
+INTERNAL_NAMES = {"rowid": "rowid is the name of DuckDB's built-in row number column in every "
+                           "table, so a field of that name would hide it"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIELD_KEYS = {"name", "type", "categorical", "textual", "doc", "default", "aliases", "order"}
 _RECORD_KEYS = {"type", "name", "namespace", "fields", "version", "doc", "aliases"}
@@ -88,8 +91,10 @@ def load_schema_text(schema: str | dict | Path) -> str:
         return schema
     if isinstance(schema, (str, Path)):
         path = Path(schema)
+        if path.exists() and not path.is_file():
+            raise SchemaError(f"schema file {path} is not a regular file")
         if path.is_file():
-            return path.read_text(encoding="utf-8-sig")
+            return _read_schema_file(path)
         try:
             json.loads(str(schema))
         except ValueError:
@@ -97,6 +102,22 @@ def load_schema_text(schema: str | dict | Path) -> str:
                               f"{str(schema)[:80]!r}") from None
         return str(schema)   # JSON, but not an object: parse_schema says so
     raise SchemaError(f"schema must be JSON text, a dict or a file path, not {type(schema).__name__}")
+
+
+def _read_schema_file(path: Path) -> str:
+    """A schema file's text; its contents are never quoted back, only described."""
+    data = path.read_bytes()[: 1_000_001]
+    if len(data) > 1_000_000:
+        raise SchemaError(f"schema file {path} is larger than 1 MB; a Personalize schema is a "
+                          "small JSON document")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SchemaError(f"schema file {path} is not UTF-8 text; expected Personalize schema JSON") from None
+    if not text.lstrip().startswith("{"):
+        raise SchemaError(f"schema file {path} does not hold a JSON object; expected Personalize "
+                          'schema JSON starting with {"type": "record", ...}')
+    return text
 
 
 def _loads(text: str) -> Any:
@@ -126,16 +147,24 @@ def parse_schema(schema: str | dict | Path, domain: str | None = None,
                           f"allowed: {', '.join(sorted(_RECORD_KEYS))}")
     if doc.get("type") != "record":
         raise SchemaError(f'schema "type" must be "record", got {doc.get("type")!r}')
-    name = doc.get("name")
-    if name not in domains.DATASET_TYPES:
+    # Personalize reads the record name without regard to case (Amazon's own samples name it
+    # "interactions"); the dataset type, not the name, decides the rules.
+    given = doc.get("name")
+    name = next((t for t in domains.DATASET_TYPES if isinstance(given, str) and given.lower() == t.lower()),
+                None)
+    if name is None:
         raise SchemaError(f'schema "name" must be the dataset type, one of '
-                          f'{", ".join(domains.DATASET_TYPES)}; got {name!r}')
+                          f'{", ".join(domains.DATASET_TYPES)}; got {given!r}')
     if dataset_type is not None and name != domains.normalize_dataset_type(dataset_type):
         raise SchemaError(f'schema "name" is {name!r} but the dataset type is '
                           f'{domains.normalize_dataset_type(dataset_type)!r}')
-    for key in ("namespace", "version", "doc"):
+    for key in ("namespace", "doc"):
         if key in doc and not isinstance(doc[key], str):
             raise SchemaError(f'schema "{key}" must be a string')
+    # "version" is informational; Amazon's samples give it as "1.0" or as the number 1.0.
+    if "version" in doc and (isinstance(doc["version"], bool)
+                             or not isinstance(doc["version"], (str, int, float))):
+        raise SchemaError('schema "version" must be a string like "1.0" (or a number)')
     raw_fields = doc.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
         raise SchemaError('schema "fields" must be a non-empty list')
@@ -161,6 +190,8 @@ def _parse_field(raw: Any, index: int, dataset_type: str) -> Field:
     if not _NAME.fullmatch(fname):
         raise SchemaError(f"{label}: a field name must start with a letter or _ and hold only "
                           "letters, digits and _")
+    if fname.lower() in INTERNAL_NAMES:
+        raise SchemaError(f"{label}: {INTERNAL_NAMES[fname.lower()]}; choose another field name")
     if len(fname) > domains.MAX_FIELD_NAME:
         raise SchemaError(f"{label}: a field name may have at most {domains.MAX_FIELD_NAME} characters")
     ftype, nullable = _parse_type(raw.get("type"), label)

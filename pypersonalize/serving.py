@@ -14,7 +14,10 @@ import uuid
 from datetime import timedelta
 
 from .catalog import Record, check_name, now
+from .configs import CAMPAIGN_CONFIG, RECOMMENDER_CONFIG, check_keys
+from .connection import writes
 from .errors import InvalidInput, ResourceAlreadyExists
+from .numbers import finite
 from .recipes import get_recipe
 from .sqlkit import execute_all, render, used_params
 from .usecases import USE_CASES, get_use_case
@@ -43,10 +46,7 @@ def check_exploration(config: dict | None) -> None:
         raise InvalidInput("itemExplorationConfig takes explorationWeight and explorationItemAgeCutOff")
     for key, low, high in (("explorationWeight", 0.0, 1.0), ("explorationItemAgeCutOff", 1.0, None)):
         if key in explore:
-            try:
-                value = float(explore[key])
-            except (TypeError, ValueError):
-                raise InvalidInput(f"{key} must be a number, got {explore[key]!r}") from None
+            value = finite(explore[key], key)
             if value < low or (high is not None and value > high):
                 raise InvalidInput(f"{key} must be within [{low:g}, {high if high is not None else 'inf'}], "
                                    f"got {value:g}")
@@ -57,6 +57,7 @@ class ServingAPI:
 
     # -- campaigns ------------------------------------------------------------------
 
+    @writes
     def create_campaign(self, name: str, solution_version: str, min_provisioned_tps: int = 1,
                         campaign_config: dict | None = None) -> dict:
         """Deploy a solution version; ``min_provisioned_tps`` is recorded (see README)."""
@@ -64,7 +65,7 @@ class ServingAPI:
         version = self._active_version(solution_version)
         self._check_endpoint_name(name)
         tps = self._tps(min_provisioned_tps, "min_provisioned_tps")
-        check_exploration(campaign_config)
+        campaign_config = self._campaign_config(campaign_config, version)
         arn = self.catalog.arn("campaign", name)
         with self._transaction():
             self.catalog.add(arn=arn, kind="campaign", name=name,
@@ -74,6 +75,7 @@ class ServingAPI:
             self._point(name, arn, "campaign", version, exclude=None)
         return {"campaignArn": arn}
 
+    @writes
     def update_campaign(self, campaign: str, solution_version: str | None = None,
                         min_provisioned_tps: int | None = None,
                         campaign_config: dict | None = None) -> dict:
@@ -91,8 +93,8 @@ class ServingAPI:
             if min_provisioned_tps is not None:
                 config["minProvisionedTPS"] = self._tps(min_provisioned_tps, "min_provisioned_tps")
             if campaign_config is not None:
-                check_exploration(campaign_config)
-                config["campaignConfig"] = campaign_config
+                config["campaignConfig"] = self._campaign_config(
+                    campaign_config, self.catalog.get("solution-version", config["solutionVersionArn"]))
             self.catalog.update(rec, config=config)
         return {"campaignArn": rec.arn}
 
@@ -109,11 +111,27 @@ class ServingAPI:
         return {"campaigns": [self.describe_campaign(c.arn)["campaign"]
                               for c in self.catalog.select("campaign", parent_arn=parent)]}
 
+    @writes
     def delete_campaign(self, campaign: str) -> None:
         rec = self.catalog.get("campaign", campaign)
         with self._transaction():
             self.con.execute("DELETE FROM pypersonalize.endpoints WHERE arn = $a", {"a": rec.arn})
             self.catalog.remove(rec)
+
+    @staticmethod
+    def _campaign_config(campaign_config, version: Record) -> dict:
+        config = check_keys(campaign_config, CAMPAIGN_CONFIG, "campaign_config")
+        check_exploration(config)
+        explore = config.get("itemExplorationConfig") or {}
+        # weight 0 asks for no exploration, which is what every other recipe does anyway
+        if explore and finite(explore.get("explorationWeight", 0.3), "explorationWeight") > 0 \
+                and "exploration_weight" not in version.config["hyperparameters"]:
+            raise InvalidInput(f"itemExplorationConfig is for User-Personalization campaigns; "
+                               f"{version.config['recipe']} does not explore")
+        sync = config.get("syncWithLatestSolutionVersion")
+        if sync is not None and not isinstance(sync, bool):
+            raise InvalidInput(f"syncWithLatestSolutionVersion must be true or false, got {sync!r}")
+        return config
 
     def _active_version(self, ref: str) -> Record:
         version = self.catalog.get("solution-version", ref)
@@ -147,6 +165,7 @@ class ServingAPI:
 
     # -- recommenders ---------------------------------------------------------------
 
+    @writes
     def create_recommender(self, name: str, dataset_group: str, use_case: str | None = None,
                            recommender_config: dict | None = None, recipe: str | None = None) -> dict:
         """Create a domain recommender for a use case (title, recipe id or ARN) and train it."""
@@ -159,14 +178,14 @@ class ServingAPI:
         if self.catalog.select("recommender", name=name):
             raise ResourceAlreadyExists(f"recommender {name!r} already exists")
         self._check_endpoint_name(name)
-        config = dict(recommender_config or {})
+        config = check_keys(recommender_config, RECOMMENDER_CONFIG, "recommender_config")
         check_exploration(config)
         if "itemExplorationConfig" in config and uc.recipe != "aws-user-personalization":
             raise InvalidInput(f"itemExplorationConfig is only for personalized use cases, not {uc.title!r}")
         if "minRecommendationRequestsPerSecond" in config:
             self._tps(config["minRecommendationRequestsPerSecond"], "minRecommendationRequestsPerSecond")
         interval = config.get("retrainingIntervalDays", RETRAIN_DAYS)
-        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval <= 0:
+        if not isinstance(interval, (int, float)) or finite(interval, "retrainingIntervalDays") <= 0:
             raise InvalidInput(f"retrainingIntervalDays must be a positive number, got {interval!r}")
         self._check_event_fields(group, uc.event_type, None)
         arn = self.catalog.arn("recommender", name)
@@ -225,6 +244,7 @@ class ServingAPI:
         return {"recommenders": [self.describe_recommender(r.arn)["recommender"]
                                  for r in self.catalog.select("recommender", dataset_group_arn=group_arn)]}
 
+    @writes
     def delete_recommender(self, recommender: str) -> None:
         rec = self.catalog.get("recommender", recommender)
         with self._transaction():
@@ -244,6 +264,7 @@ class ServingAPI:
             reasons.append(f"trained more than {days:g} days ago")
         return bool(reasons), reasons
 
+    @writes
     def refresh_recommenders(self, dataset_group: str | None = None, force: bool = False) -> dict:
         """Retrain every recommender whose data changed or whose interval passed."""
         group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
@@ -322,9 +343,10 @@ class ServingAPI:
 
     def _recommendation_id(self, serving: str, group_name: str, user_id, items: list[dict]) -> str:
         """A new recommendationId; for User-Personalization lists of a group whose
-        interactions can carry RECOMMENDATION_ID, the list is logged (implicit impressions)."""
+        interactions can carry RECOMMENDATION_ID, the list is logged (implicit impressions).
+        A read-only project logs nothing: its lists teach the model no impressions."""
         rid = f"RID-{uuid.uuid4()}"
-        if serving == "personalized" and user_id is not None and items and self.con.execute(
+        if not self.read_only and serving == "personalized" and user_id is not None and items and self.con.execute(
                 "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'pp_project' "
                 "AND schema_name = $g AND table_name = 'interactions' AND column_name = 'RECOMMENDATION_ID'",
                 {"g": group_name}).fetchall()[0][0]:
@@ -346,12 +368,11 @@ class ServingAPI:
             return None
         config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
         explore = config.get("itemExplorationConfig") or {}
-        try:
-            weight = float(explore.get("explorationWeight", hp["exploration_weight"]))
-            age = float(explore.get("explorationItemAgeCutOff",
-                                    hp.get("cold_start_max_duration", hp["exploration_item_age_cut_off"])))
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{kind} {rec.name!r}: itemExplorationConfig values must be numbers") from None
+        weight = finite(explore.get("explorationWeight", hp["exploration_weight"]),
+                        f"{kind} {rec.name!r}: explorationWeight")
+        age = finite(explore.get("explorationItemAgeCutOff",
+                                 hp.get("cold_start_max_duration", hp["exploration_item_age_cut_off"])),
+                     f"{kind} {rec.name!r}: explorationItemAgeCutOff")
         if weight <= 0:
             return None
         reference = int(now().timestamp()) if hp.get("cold_start_relative_from") == "currentTime" else None

@@ -16,7 +16,10 @@ import duckdb
 
 from . import datacheck
 from .catalog import Record, check_name
+from .configs import AUTO_TRAINING_CONFIG, SOLUTION_CONFIG, check_keys
+from .connection import writes
 from .errors import InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
+from .numbers import finite
 from .recipes import RECIPES, TrainContext, get_recipe
 from .sqlkit import quote_ident
 
@@ -26,7 +29,8 @@ AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7
 
 def auto_training_days(config: dict | None) -> int:
     """Days of Personalize's ``autoTrainingConfig.schedulingExpression`` (``rate(N days)``, N 1..30)."""
-    expression = (config or {}).get("schedulingExpression")
+    expression = check_keys(config, AUTO_TRAINING_CONFIG,
+                            "solution_config.autoTrainingConfig").get("schedulingExpression")
     if expression is None:
         return AUTO_TRAINING_DAYS
     match = re.fullmatch(r"rate\((\d+) days?\)", str(expression).strip())
@@ -55,10 +59,12 @@ class SolutionsAPI:
 
     # -- solutions ------------------------------------------------------------------
 
+    @writes
     def create_solution(self, name: str, dataset_group: str, recipe: str,
                         hyperparameters: dict | None = None, event_type: str | None = None,
                         event_value_threshold: float | str | None = None,
-                        solution_config: dict | None = None, perform_auto_training: bool = False) -> dict:
+                        solution_config: dict | None = None, perform_auto_training: bool = False,
+                        perform_hpo: bool = False, perform_auto_ml: bool = False) -> dict:
         """Create a solution: a recipe with fixed hyperparameters over a dataset group.
 
         ``perform_auto_training`` with ``solution_config={"autoTrainingConfig":
@@ -70,19 +76,19 @@ class SolutionsAPI:
         ``eventValueThreshold``), values as strings or numbers.
         """
         check_name(name, "solution")
+        for flag, value in (("perform_hpo", perform_hpo), ("perform_auto_ml", perform_auto_ml)):
+            if value:
+                raise InvalidInput(f"{flag} is not supported yet")
         group = self.catalog.get("dataset-group", dataset_group)
         r = get_recipe(recipe)
-        config = dict(solution_config or {})
+        config = check_keys(solution_config, SOLUTION_CONFIG, "solution_config")
         merged = {**config.get("featureTransformationParameters", {}),
                   **config.get("algorithmHyperParameters", {}), **(hyperparameters or {})}
         resolved = r.resolve_hyperparameters(merged)
         threshold = event_value_threshold if event_value_threshold is not None \
             else config.get("eventValueThreshold")
         if threshold is not None:
-            try:
-                threshold = float(threshold)
-            except (TypeError, ValueError):
-                raise InvalidInput(f"event_value_threshold must be a number, got {threshold!r}") from None
+            threshold = finite(threshold, "event_value_threshold")
         self._check_event_fields(group, event_type, threshold)
         if not isinstance(perform_auto_training, bool):
             raise InvalidInput("perform_auto_training must be true or false")
@@ -93,7 +99,6 @@ class SolutionsAPI:
         self.catalog.add(arn=arn, kind="solution", name=name, dataset_group_arn=group.arn, config={
             "recipeArn": r.arn, "recipe": r.name, "hyperparameters": resolved,
             "eventType": event_type, "eventValueThreshold": threshold,
-            "trainingDataConfig": config.get("trainingDataConfig"),
             "performAutoTraining": perform_auto_training, "autoTrainingDays": days})
         return {"solutionArn": arn}
 
@@ -116,6 +121,7 @@ class SolutionsAPI:
         return {"solutions": [self._solution_dict(s)
                               for s in self.catalog.select("solution", dataset_group_arn=group_arn)]}
 
+    @writes
     def delete_solution(self, solution: str) -> None:
         """Delete a solution and its versions' model rows; refused while a campaign serves one."""
         rec = self.catalog.get("solution", solution)
@@ -158,6 +164,7 @@ class SolutionsAPI:
 
     # -- solution versions ----------------------------------------------------------
 
+    @writes
     def create_solution_version(self, solution: str, training_mode: str = "FULL") -> dict:
         """Train a new version; raises (after recording the failed version) when it fails."""
         rec = self.catalog.get("solution", solution)

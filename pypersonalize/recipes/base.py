@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
+from ..numbers import finite
 
 RECIPE_TYPES = ("USER_PERSONALIZATION", "POPULAR_ITEMS", "RELATED_ITEMS", "PERSONALIZED_RANKING")
 
@@ -48,9 +49,11 @@ class Hyperparameter:
                 raise ValueError
             if isinstance(value, bool):
                 raise ValueError
-            number = self.type(float(value)) if self.type is int and float(value).is_integer() \
-                else self.type(value)
-        except (TypeError, ValueError):
+            real = finite(value, f"hyperparameter {self.name}")
+            number = self.type(real) if self.type is int and real.is_integer() else self.type(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, InvalidInput):
+                raise
             raise InvalidInput(f"hyperparameter {self.name}: expected {self.type.__name__}, "
                                f"got {value!r}") from None
         if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):

@@ -1,0 +1,56 @@
+"""Which keys of Personalize's config objects we accept, and which we refuse for now.
+
+Accepted means done: a key listed as ``SUPPORTED`` changes what happens; a key of
+Personalize's that is not built yet is refused with "not supported yet" rather than stored
+and ignored; any other key is a typo and refused as unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InvalidInput
+
+SUPPORTED = "supported"
+LATER = "not supported yet"
+
+# Personalize's SolutionConfig (CreateSolution).
+SOLUTION_CONFIG = {
+    "algorithmHyperParameters": SUPPORTED, "featureTransformationParameters": SUPPORTED,
+    "eventValueThreshold": SUPPORTED, "autoTrainingConfig": SUPPORTED,
+    "hpoConfig": LATER, "autoMLConfig": LATER, "eventsConfig": LATER,
+    "optimizationObjective": LATER, "trainingDataConfig": LATER,
+}
+AUTO_TRAINING_CONFIG = {"schedulingExpression": SUPPORTED}
+# Personalize's CampaignConfig (CreateCampaign / UpdateCampaign).
+CAMPAIGN_CONFIG = {
+    "itemExplorationConfig": SUPPORTED, "enableMetadataWithRecommendations": LATER,
+    "syncWithLatestSolutionVersion": SUPPORTED, "rankingInfluence": LATER,
+}
+# Personalize's RecommenderConfig (CreateRecommender); retrainingIntervalDays is ours.
+RECOMMENDER_CONFIG = {
+    "itemExplorationConfig": SUPPORTED, "minRecommendationRequestsPerSecond": SUPPORTED,
+    "retrainingIntervalDays": SUPPORTED, "trainingDataConfig": LATER,
+    "enableMetadataWithRecommendations": LATER,
+}
+
+
+def check_keys(config: Any, allowed: dict[str, str], what: str) -> dict:
+    """``config`` as a dict whose keys are all supported; refuse the others, naming them.
+
+    >>> check_keys({"hpoConfig": {}}, SOLUTION_CONFIG, "solution_config")
+    Traceback (most recent call last):
+    ...
+    pypersonalize.errors.InvalidInput: solution_config.hpoConfig is not supported yet
+    """
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise InvalidInput(f"{what} must be an object (a dict), got {type(config).__name__}")
+    for key in config:
+        state = allowed.get(key)
+        if state == LATER:
+            raise InvalidInput(f"{what}.{key} is not supported yet")
+        if state is None:
+            raise InvalidInput(f"{what} has no key {key!r}; known: {', '.join(allowed)}")
+    return dict(config)
