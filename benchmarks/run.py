@@ -7,6 +7,7 @@ Sections (each a module beside this file):
   filters  request latency with and without a filter, MovieLens 100K    (filters.py)
   quality  NDCG/Recall/MRR/coverage of our recipes vs EASE, item-kNN, implicit (quality.py)
   training User-Personalization training time vs implicit ALS, 1M events  (training.py)
+  startup  CLI start-up (--version, --help, a command) vs `python -c pass`  (startup.py)
 
 Usage: python benchmarks/run.py [--quick] [--only SECTION] [--repeat N] [--output PATH]
 A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
@@ -26,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "serving", "filters", "quality", "training")
+SECTIONS = ("imports", "sims", "serving", "filters", "quality", "training", "startup")
 RESULTS = HERE / "RESULTS.md"
 
 
