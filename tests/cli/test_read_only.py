@@ -167,8 +167,6 @@ def test_recommend_logs_impressions_when_writable(logging_db):
     assert _logged(logging_db) == before + 1
 
 
-@pytest.mark.xfail(strict=False, reason="library half of issue 9 item 16 (serving: a read-only project "
-                                        "does not log implicit impressions) is not in yet")
 def test_recommend_read_only_answers_without_logging(logging_db):
     before, digest = _logged(logging_db), _digest(logging_db)
     with _Holder(logging_db, read_only=True):
