@@ -102,7 +102,7 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
             name = next((f for f in fields if _key(f) == _key(key)), None)
             if name is None:
                 raise InvalidInput(f"{where}: property {key!r} is not a field of the Interactions schema")
-            if name in row:
+            if row.get(name) is not None:
                 raise InvalidInput(f"{where}: property {key!r} sets {name} twice")
             row[name] = _event_value(value, where) if name == "EVENT_VALUE" else value
         rows.append(row)
