@@ -376,7 +376,9 @@ class FiltersAPI:
                 "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}
 
     def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str,
-                          prefix: str = "p"):
+                          prefix: str = "p", related: bool = False):
+        """A request's filter as (SQL predicate, parameters); ``related``: the endpoint gives
+        related items, the only kind whose request has a current item."""
         rec = self.catalog.get("filter", filter_ref)
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
         parsed = parse_filter(rec.config["filterExpression"])
@@ -386,6 +388,10 @@ class FiltersAPI:
         if group.name != group_name:
             raise InvalidInput(f"filter {rec.name!r} belongs to dataset group {group.name!r}, "
                                f"not {group_name!r}")
+        if not related and any(c.other is not None for e in parsed.expressions for c in e.conditions):
+            raise InvalidInput(f"filter {rec.name!r} compares with CurrentItem, which works only for "
+                               "related-items recommendations (Similar-Items, SIMS, \"More like X\" ...), "
+                               "as in Personalize")
         schemas = self._schemas_of(group)
         return compile_filter(parsed, schemas, group.name, filter_values, candidate, prefix,
                               rec.config.get("interactionsWindow", INTERACTIONS_WINDOW))

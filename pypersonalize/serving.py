@@ -318,7 +318,8 @@ class ServingAPI:
                    **context_params(context)}
         macro = "basic" if serving in ("popular", "related") else "personal"
         if promotions:
-            out = self._promoted(request, group_name, filter, filter_values, promotions, seed, macro)
+            out = self._promoted(request, group_name, filter, filter_values, promotions, seed, macro,
+                                 related=serving == "related")
             out["recommendationId"] = self._recommendation_id(serving, group_name, user_id, out["itemList"])
             return out
         predicate, params = "true", {}
@@ -328,7 +329,8 @@ class ServingAPI:
             sql = render("serving/recommend.sql", kind=macro)
             rows = self.con.execute(sql, used_params(sql, request)).fetchall()
         else:
-            predicate, params = self._filter_predicate(filter, group_name, filter_values, "r.item_id")
+            predicate, params = self._filter_predicate(filter, group_name, filter_values, "r.item_id",
+                                                       related=serving == "related")
             sql = render("serving/recommend_filtered.sql", predicate=predicate, kind=macro)
             rows = self.con.execute(sql, used_params(sql, {**request, **params})).fetchall()
         items = [{"itemId": item, "score": score} for _rank, item, score in rows]
@@ -379,7 +381,7 @@ class ServingAPI:
         return version_arn, weight, age, int(hp.get("cold_start_max_interactions", 15)), reference
 
     def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed,
-                  macro: str = "personal") -> dict:
+                  macro: str = "personal", related: bool = False) -> dict:
         """Personalize's promotions: a share of the slots for the best items of another filter.
 
         Promoted items keep their order among themselves and take random positions among
@@ -399,9 +401,10 @@ class ServingAPI:
         n = request["n"]
         k = -(-n * pct // 100)
         promotion, params = self._filter_predicate(promo_filter, group_name, promo.get("filterValues"),
-                                                   "r.item_id", prefix="q")
+                                                   "r.item_id", prefix="q", related=related)
         if filter is not None:
-            request_filter, more = self._filter_predicate(filter, group_name, filter_values, "r.item_id")
+            request_filter, more = self._filter_predicate(filter, group_name, filter_values, "r.item_id",
+                                                          related=related)
             params.update(more)
         else:
             if filter_values:

@@ -530,3 +530,37 @@ def test_new_project_files_use_the_old_storage_format(tmp_path):
     con.execute(f"ATTACH '{ours}' AS ours (STORAGE_VERSION '{STORAGE_VERSION}')")
     with pytest.raises(duckdb.Error, match="cannot be lowered"):
         con.execute(f"ATTACH '{plain}' AS plain (STORAGE_VERSION '{STORAGE_VERSION}')")
+
+
+# -- item 12 (filters): literals with ';' and line breaks, CurrentItem where there is none --
+
+
+@pytest.mark.parametrize("literal", ["a;\nDROP TABLE x;", "Com;edy\n", ";\n;\n", "x';\nSELECT 1;--"])
+def test_filter_literals_with_semicolons_and_line_breaks(served, tmp_path, literal):
+    path = _copy(served, tmp_path)
+    with pypersonalize.open(path, quiet=True) as pp:
+        pp.sql("UPDATE movies.items SET GENRES = list_append(GENRES, $v) WHERE ITEM_ID IN ('m1', 'm2')",
+               {"v": literal})
+        expression = f'INCLUDE ItemID WHERE Items.GENRES IN ("{literal.replace(chr(34), "")}")'
+        pp.create_filter(name="odd", dataset_group="movies", filter_expression=expression)
+        python = [i["itemId"] for i in pp.get_recommendations(recommender="byw", user_id="u1", item_id="m3",
+                                                               filter="odd")["itemList"]]
+        sql = [r[0] for r in pp.sql("SELECT item_id FROM pp_recommend_filtered('byw', 'odd', user_id := 'u1', "
+                                    "item_id := 'm3', n := 25)").fetchall()]
+        assert python == sql and set(python) <= {"m1", "m2"}
+    _force_rebuild_on_open(path)
+    with pypersonalize.open(path, quiet=True) as pp:
+        assert pp.describe_filter("odd")["filter"]["status"] == "ACTIVE"
+
+
+def test_a_current_item_filter_needs_a_related_items_endpoint(served, tmp_path):
+    with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
+        pp.create_filter(name="same-genre", dataset_group="movies",
+                         filter_expression="INCLUDE ItemID WHERE Items.GENRES IN CurrentItem.GENRES")
+        for recommender in ("picks", "top"):
+            with pytest.raises(pypersonalize.InvalidInput, match="CurrentItem, which works only for related"):
+                pp.get_recommendations(recommender=recommender, user_id="u1", filter="same-genre")
+        genres = dict(pp.sql("SELECT ITEM_ID, GENRES FROM movies.items").fetchall())
+        related = pp.get_recommendations(recommender="byw", user_id="u1", item_id="m3", filter="same-genre")
+        assert related["itemList"]
+        assert all(set(genres[i["itemId"]]) & set(genres["m3"]) for i in related["itemList"])
