@@ -100,3 +100,10 @@ def test_a_query_of_several_statements_runs_none(run, tmp_path):
             "--query", "--dataset-group", "movies")
     assert not (tmp_path / "pwned.csv").exists()
     assert r.exit_code == 1 and r.output.startswith("Error:") and len(r.output.strip().splitlines()) == 1
+
+
+def test_the_usage_error_comes_before_the_project_is_opened(tmp_path):
+    path = tmp_path / "never.duckdb"
+    r = CliRunner().invoke(main, ["--db", str(path), "dataset", "import", "Interactions", "missing.csv"],
+                           env={"PYPERSONALIZE_DB": ""})
+    assert r.exit_code == 2 and "missing.csv" in r.output and not path.exists()
