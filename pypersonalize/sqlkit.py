@@ -70,11 +70,14 @@ def render(template: str, **variables) -> str:
 
 @lru_cache(maxsize=1)
 def sql_fingerprint() -> str:
-    """A digest of every template: the project's views and macros are rebuilt when it changes."""
+    """A digest of every template and of the code that renders them: the project's views and
+    macros are rebuilt when it changes."""
     digest = hashlib.sha256()
-    root = sql_dir()
-    for path in sorted(root.rglob("*.sql")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    root, package = sql_dir(), Path(__file__).resolve().parent
+    files = [(p.relative_to(root), p) for p in root.rglob("*.sql")] + \
+        [(p.relative_to(package), p) for p in package.rglob("*.py")]
+    for name, path in sorted(files):
+        digest.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:32]
 
 
