@@ -31,9 +31,9 @@ coalesce((SELECT {% for c in e.if_conditions %}{{ predicate(c) }}{{ " AND " if n
 {{ candidate }} IN (
     SELECT ev.USER_ID FROM (
         SELECT mine.USER_ID, {% for col in interaction_columns %}mine.{{ col|ident }}, {% endfor %}
-               row_number() OVER (PARTITION BY mine.USER_ID{% if has_event_type %}, lower(mine.EVENT_TYPE){% endif %} ORDER BY mine."TIMESTAMP" DESC) AS pp_recent
+               row_number() OVER (PARTITION BY mine.USER_ID{% if has_event_type %}, lower(mine.EVENT_TYPE){% endif %} ORDER BY mine."TIMESTAMP" DESC) AS "pp#recent"
         FROM {{ g }}.interactions mine) ev
-    WHERE ev.pp_recent <= {{ window }}
+    WHERE ev."pp#recent" <= {{ window }}
       AND ({% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %}))
 {%- elif e.kind == "items" -%}
 {{ candidate }} IN (
@@ -44,9 +44,9 @@ coalesce((SELECT {% for c in e.if_conditions %}{{ predicate(c) }}{{ " AND " if n
 {{ candidate }} IN (
     SELECT ev.ITEM_ID FROM (
         SELECT {% for col in interaction_columns %}mine.{{ col|ident }}, {% endfor %}
-               row_number() OVER ({% if has_event_type %}PARTITION BY lower(mine.EVENT_TYPE) {% endif %}ORDER BY mine."TIMESTAMP" DESC) AS pp_recent
+               row_number() OVER ({% if has_event_type %}PARTITION BY lower(mine.EVENT_TYPE) {% endif %}ORDER BY mine."TIMESTAMP" DESC) AS "pp#recent"
         FROM {{ g }}.interactions mine WHERE mine.USER_ID = {{ user_ref }}) ev
-    WHERE ev.pp_recent <= {{ window }}
+    WHERE ev."pp#recent" <= {{ window }}
       AND ({% for clause in e.clauses %}({% for c in clause %}{{ predicate(c) }}{{ " AND " if not loop.last }}{% endfor %}){{ " OR " if not loop.last }}{% endfor %}))
 {%- endif %}
 {%- endmacro %}

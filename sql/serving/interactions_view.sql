@@ -26,10 +26,10 @@ CREATE OR REPLACE VIEW pypersonalize.user_attributes_all AS
 {% for g in users %}
 {% for f in g.fields %}
 SELECT {{ g.name|literal }} AS dataset_group, USER_ID AS uid, {{ f.name|literal }} AS field,
-       CAST(v AS VARCHAR) AS value
+       CAST("pp#v" AS VARCHAR) AS value
 FROM {{ g.name|ident }}.users,
-     unnest({{ f.name|ident if f.is_list else "[" ~ (f.name|ident) ~ "]" }}) AS t(v)
-WHERE v IS NOT NULL
+     unnest({{ f.name|ident if f.is_list else "[" ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
+WHERE "pp#v" IS NOT NULL
 UNION ALL
 {% endfor %}
 {% endfor %}

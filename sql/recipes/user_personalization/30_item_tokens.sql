@@ -6,15 +6,15 @@
 INSERT INTO pypersonalize.item_tokens
 WITH raw AS (
 {% for f in categorical %}
-    SELECT ITEM_ID AS item, {{ (f ~ "=")|literal }} || lower(trim(v)) AS token
-    FROM {{ schema_name|ident }}.items, unnest({{ f|ident }}) AS t(v)
-    WHERE v IS NOT NULL AND trim(v) <> ''
+    SELECT ITEM_ID AS item, {{ (f ~ "=")|literal }} || lower(trim("pp#v")) AS token
+    FROM {{ schema_name|ident }}.items, unnest({{ f|ident }}) AS "pp#t"("pp#v")
+    WHERE "pp#v" IS NOT NULL AND trim("pp#v") <> ''
     UNION ALL
 {% endfor %}
 {% for f in textual %}
-    SELECT ITEM_ID, {{ (f ~ "~")|literal }} || w
+    SELECT ITEM_ID, {{ (f ~ "~")|literal }} || "pp#w"
     FROM {{ schema_name|ident }}.items,
-         unnest(regexp_extract_all(lower({{ f|ident }}), '[a-z0-9]{3,}')) AS t(w)
+         unnest(regexp_extract_all(lower({{ f|ident }}), '[a-z0-9]{3,}')) AS "pp#t"("pp#w")
     UNION ALL
 {% endfor %}
     SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE false

@@ -12,9 +12,9 @@ WITH events AS (
               extra=fields|map(attribute="name")|map("ident")|list) | indent(4) }}
 ), pairs AS (
 {% for f in fields %}
-    SELECT {{ f.name|literal }} AS field, CAST(v AS VARCHAR) AS value, ITEM_ID AS item
-    FROM events, unnest({{ f.name|ident if f.is_list else "[" ~ (f.name|ident) ~ "]" }}) AS t(v)
-    WHERE v IS NOT NULL
+    SELECT {{ f.name|literal }} AS field, CAST("pp#v" AS VARCHAR) AS value, ITEM_ID AS item
+    FROM events, unnest({{ f.name|ident if f.is_list else "[" ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
+    WHERE "pp#v" IS NOT NULL
     {{ "UNION ALL" if not loop.last }}
 {% endfor %}
 ){{ lift_rows() }}

@@ -11,10 +11,10 @@ WITH events AS (
     {{ events(schema_name, has_event_type, has_event_value) | indent(4) }}
 ), pairs AS (
 {% for f in fields %}
-    SELECT {{ ("Users." ~ f.name)|literal }} AS field, CAST(v AS VARCHAR) AS value, e.ITEM_ID AS item
+    SELECT {{ ("Users." ~ f.name)|literal }} AS field, CAST("pp#v" AS VARCHAR) AS value, e.ITEM_ID AS item
     FROM events e JOIN {{ schema_name|ident }}.users u ON u.USER_ID = e.USER_ID,
-         unnest({{ "u." ~ (f.name|ident) if f.is_list else "[u." ~ (f.name|ident) ~ "]" }}) AS t(v)
-    WHERE v IS NOT NULL
+         unnest({{ "u." ~ (f.name|ident) if f.is_list else "[u." ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
+    WHERE "pp#v" IS NOT NULL
     {{ "UNION ALL" if not loop.last }}
 {% endfor %}
 ){{ lift_rows() }}
