@@ -564,3 +564,11 @@ def test_a_current_item_filter_needs_a_related_items_endpoint(served, tmp_path):
         related = pp.get_recommendations(recommender="byw", user_id="u1", item_id="m3", filter="same-genre")
         assert related["itemList"]
         assert all(set(genres[i["itemId"]]) & set(genres["m3"]) for i in related["itemList"])
+
+
+def test_the_readme_lists_every_setting_that_is_not_built_yet():
+    from tests.conftest import ROOT
+    readme = (ROOT / "README.md").read_text()
+    for table in (SOLUTION_CONFIG, CAMPAIGN_CONFIG, RECOMMENDER_CONFIG):
+        for key in _later(table):
+            assert f"`{key}`" in readme, key
