@@ -7,6 +7,11 @@ The CLI turns every :class:`PypersonalizeError` into a one-line message and exit
 
 from __future__ import annotations
 
+import re
+
+QUOTE_MAX = 60     # characters of an offending value an error message may quote
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
 
 class PypersonalizeError(Exception):
     """Base class of every error this library raises on purpose."""
@@ -42,15 +47,20 @@ class DataImportError(InvalidInput):
     ``source`` is the file (or "DataFrame"/"query"), ``row`` the 1-based data row
     (for CSV files the line number, the header being line 1), ``column`` the field.
     Any of them may be ``None`` when the problem is not tied to one place.
+
+    The message is what the job record keeps as ``failureReason``, so it never holds more
+    of the data than one offending value, shortened by :func:`quote_value`.
     """
 
     def __init__(self, reason: str, *, source: str | None = None, row: int | None = None,
-                 column: str | None = None, job_arn: str | None = None):
+                 column: str | None = None, job_arn: str | None = None, unit: str | None = None):
         self.reason = reason
         self.source = source
         self.row = row
         self.column = column
         self.job_arn = job_arn
+        # "line" for a file read as CSV, "row" otherwise; by default told by the extension
+        self.unit = unit or ("line" if _is_csv(source) else "row")
         super().__init__(self._compose())
 
     def _compose(self) -> str:
@@ -58,10 +68,25 @@ class DataImportError(InvalidInput):
         if self.source:
             where.append(self.source)
         if self.row is not None:
-            where.append(f"line {self.row}" if _is_csv(self.source) else f"row {self.row}")
+            where.append(f"{self.unit} {self.row}")
         if self.column:
-            where.append(f"column {self.column}")
+            # A column name that is not a plain field name came from the data itself.
+            where.append(f"column {self.column}" if _PLAIN_NAME.fullmatch(self.column)
+                         else f"column {quote_value(self.column)}")
         return (", ".join(where) + ": " if where else "") + self.reason
+
+
+def quote_value(value: object, limit: int = QUOTE_MAX) -> str:
+    """``repr`` of a value for an error message, cut after ``limit`` characters.
+
+    >>> quote_value("x" * 100, 5)
+    "'xxxxx…'"
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    shown = repr(text[:limit])
+    return shown[:-1] + "…" + shown[-1]
 
 
 def _is_csv(source: str | None) -> bool:
