@@ -555,8 +555,10 @@ def duckdb_reason(exc: Exception) -> str:
 
 
 def _shorten(text: str) -> str:
-    text = re.sub(r"'([^']*)'", lambda m: quote_value(m.group(1)) if len(m.group(1)) > 60
-                  else m.group(0), text)
+    # DuckDB quotes values in '...' (casts) and "..." (JSON transforms, paths)
+    text = re.sub(r"'([^']*)'|\"([^\"]*)\"",
+                  lambda m: m.group(0) if len(m.group(0)) <= 62 else
+                  quote_value(m.group(1) if m.group(1) is not None else m.group(2)), text)
     return text if len(text) <= 300 else text[:300] + "…"
 
 
