@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -402,7 +403,9 @@ def dataset_import(pp, dataset, source, dataset_group, query, import_mode, job_n
         pypersonalize dataset import Interactions 'exports/*.csv' --dataset-group movies
         pypersonalize dataset import movies-items "SELECT * FROM staging.items" --query --mode INCREMENTAL
     """
-    arn = pp.create_dataset_import_job(dataset=dataset, data_source=source, job_name=job_name,
+    # A Path is only ever a path to the library; text may be SQL.
+    arn = pp.create_dataset_import_job(dataset=dataset, data_source=source if query else Path(source),
+                                       job_name=job_name,
                                        import_mode=import_mode, data_format=data_format,
                                        dataset_group=dataset_group)["datasetImportJobArn"]
     return pp.describe_dataset_import_job(arn)["datasetImportJob"]

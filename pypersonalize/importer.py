@@ -142,7 +142,8 @@ def resolve_source(data_source: Any, data_format: str | None = None) -> list[Par
         raise DataImportError(f"unknown data_format {data_format!r}; expected csv, parquet or json")
     if hasattr(data_source, "__dataframe__") or type(data_source).__name__ in ("DataFrame", "Table"):
         return [Part("frame", "DataFrame", obj=data_source)]
-    if isinstance(data_source, Path):
+    path_only = isinstance(data_source, Path)      # a Path is a path, never SQL
+    if path_only:
         data_source = str(data_source)
     if not isinstance(data_source, str) or not data_source.strip():
         raise DataImportError(f"data_source must be a path, glob, DataFrame or SQL, "
@@ -151,9 +152,9 @@ def resolve_source(data_source: Any, data_format: str | None = None) -> list[Par
     if text.lower().startswith("s3://"):
         raise DataImportError("S3 locations are not read directly; copy the files to a local "
                               "folder first", source=text)
-    if _SQL_START.match(text):
+    if not path_only and _SQL_START.match(text):
         return [Part("sql", "query", obj=text)]
-    sql_type = None if os.path.exists(text) else _statement_type(text)
+    sql_type = None if path_only or os.path.exists(text) else _statement_type(text)
     if sql_type:
         raise DataImportError(f"{_SINGLE_SELECT}; this is a {sql_type} statement", source="query")
     if os.path.isdir(text):
@@ -167,7 +168,7 @@ def resolve_source(data_source: Any, data_format: str | None = None) -> list[Par
             raise DataImportError("no file matches this pattern", source=text)
     elif os.path.exists(text):
         files = [text]
-    elif _looks_like_file(text):
+    elif path_only or _looks_like_file(text):
         raise DataImportError("no such file", source=text)
     elif _TABLE_NAME.match(text):
         return [Part("table", text, obj=text)]

@@ -433,8 +433,8 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             exc.job_arn = arn
             self._record_failed_job(arn, job_name, group, rec, config, str(exc))
             raise
-        except duckdb.Error as exc:
-            message = str(exc).strip().splitlines()[0]
+        except duckdb.Error as exc:       # a safety net: the importer converts its own errors
+            message = importer.duckdb_reason(exc)
             self._record_failed_job(arn, job_name, group, rec, config, message)
             raise DataImportError(message, job_arn=arn) from None
         self.progress.step(f"imported {staged.rows:,} rows into {group.name}.{TABLE_OF[dtype]}")

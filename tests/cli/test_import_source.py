@@ -91,8 +91,6 @@ def test_query_takes_no_data_format(run):
     assert r.exit_code == 2 and "--data-format" in r.output
 
 
-@pytest.mark.xfail(strict=False, reason="library half of issue 9 item 1 (importer: a query source is "
-                                        "exactly one SELECT) is not in yet")
 def test_a_query_of_several_statements_runs_none(run, tmp_path):
     # The library's half of the rule: a query source is exactly one SELECT.
     r = run("dataset", "import", "Interactions",

@@ -513,3 +513,13 @@ def test_no_duckdb_error_escapes_the_importer(shop, monkeypatch):  # noqa: F811
         _import(shop, "Users", frame)
     assert str(info.value).startswith("cannot load the validated rows into shop.users: ")
     assert shop.describe_dataset_import_job(info.value.job_arn)["datasetImportJob"]["status"] == "CREATE FAILED"
+
+
+@pytest.mark.parametrize("text", ["SELECT * FROM movies.interactions", "movies.interactions",
+                                  "SELECT 1) AS x; COPY (SELECT 'pwned') TO 'pwned.csv'; SELECT * FROM (SELECT 1"])
+def test_item1_a_path_object_is_never_read_as_sql(shop, tmp_path, monkeypatch, text):  # noqa: F811
+    """The CLI passes SOURCE as a Path unless --query: such text names missing files."""
+    monkeypatch.chdir(tmp_path)
+    err = _refused(shop, "Interactions", Path(text))
+    assert "no such file" in str(err) or "no file matches" in str(err)
+    assert not (tmp_path / "pwned.csv").exists()
