@@ -259,6 +259,14 @@ class _ProjectImporter:
 def test_item6_internal_names_never_collide_with_fields(tmp_path, extra, flag, via):
     schema = Schema("Items", (Field("ITEM_ID", "string", False), Field(extra, "string", True),
                               Field(flag, "boolean", True), Field("CREATION_TIMESTAMP", "long", False)))
+    if via == "project" and "rowid" in (extra.lower(), flag.lower()):
+        # the schema layer refuses a field named rowid (DuckDB's row number): that is the
+        # project's answer for this name, checked here instead of importing
+        with pytest.raises(SchemaError, match='field "rowid": rowid is the name of DuckDB'):
+            pypersonalize.open().create_schema(name="s", schema={
+                "type": "record", "name": "Items", "version": "1.0",
+                "fields": [f.to_avro() for f in schema.fields]})
+        return
     with pypersonalize.open(tmp_path / "p.duckdb", quiet=True) as pp:
         target = _BareImporter(schema) if via == "importer" else _ProjectImporter(pp, schema)
         table = f'"{GROUP}".items'
