@@ -40,6 +40,8 @@ class Context:
         """Open the project file (read-only with --read-only)."""
         if not self.db:
             raise click.UsageError(f"no project file: pass --db PATH or set {DB_ENV}")
+        if self.db.strip() == ":memory:":     # each command would start and lose its own project
+            raise click.UsageError("--db :memory: keeps nothing between commands; give a file path")
         from .project import open as open_project
         return open_project(self.db, region=self.region, account_id=self.account_id, quiet=self.quiet,
                             read_only=self.read_only)

@@ -14,6 +14,7 @@ import functools
 import os
 import re
 import threading
+import weakref
 from contextlib import contextmanager
 
 import duckdb
@@ -67,6 +68,11 @@ def _guess_kind(path: str, head: bytes) -> str:
 
 def connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open ``path`` (or ``:memory:``) attached as ``pp_project`` and in use."""
+    if not path.strip():
+        raise InvalidInput("the project path is empty; give a file path such as shop.duckdb")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", path):
+        raise InvalidInput(f"{path} names a DuckDB extension location (like md: or s3://); a project "
+                           "is a local DuckDB file")
     if path == ":memory:":
         if read_only:
             raise InvalidInput("an in-memory project cannot be opened read-only")
@@ -100,6 +106,11 @@ def _open_error(path: str, exc: Exception, read_only: bool) -> PypersonalizeErro
     return PypersonalizeError(f"cannot open {path}: {text.strip().splitlines()[0]}")
 
 
+class _Holder:
+    def __init__(self, cursor):
+        self.cursor = cursor
+
+
 class Connections:
     """The root connection plus one cursor per thread; ``write()`` serialises writers."""
 
@@ -116,15 +127,28 @@ class Connections:
         """This thread's connection: the root for the opening thread, a cursor for others."""
         if threading.get_ident() == self._owner:
             return self.root
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
             with self._guard:
                 cur = self.root.cursor()
                 self._cursors.append(cur)
             if not self.in_memory:
                 cur.execute(f"USE {PROJECT_CATALOG}")
-            self._local.cursor = cur
-        return cur
+            holder = _Holder(cur)
+            # A thread's locals die with it: its cursor is closed then, so servers that
+            # start a thread per request do not collect cursors.
+            weakref.finalize(holder, self._release, cur)
+            self._local.holder = holder
+        return holder.cursor
+
+    def _release(self, cur) -> None:
+        with self._guard:
+            if cur in self._cursors:
+                self._cursors.remove(cur)
+                try:
+                    cur.close()
+                except duckdb.Error:
+                    pass
 
     @contextmanager
     def write(self):

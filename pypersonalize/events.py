@@ -34,8 +34,10 @@ def _timestamp(value, where: str) -> int:
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInput(f"{where}: sentAt must be a finite number of epoch seconds, got {value!r}")
+        if not -2**63 < value < 2**63:
+            raise InvalidInput(f"{where}: sentAt is out of range: expected epoch seconds")
         return int(value)
     raise InvalidInput(f"{where}: sentAt must be epoch seconds or a datetime, got {value!r}")
 
@@ -43,8 +45,23 @@ def _timestamp(value, where: str) -> int:
 def _event_value(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{where}: eventValue must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise InvalidInput(f"{where}: eventValue must be a finite number, got {value!r}")
+    try:
+        finite_value = math.isfinite(value)
+    except OverflowError:           # an int too large for a float
+        finite_value = False
+    if not finite_value:
+        raise InvalidInput(f"{where}: eventValue must be a finite number, got {str(value)[:40]}")
+    return value
+
+
+def _property(value, key: str, where: str):
+    """A property value as Personalize's string map holds it: a string, number or list of strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{where}: property {key!r} must be a finite number, got {value!r}")
+    if isinstance(value, (dict, tuple)) or (isinstance(value, list)
+                                            and not all(isinstance(v, str) for v in value)):
+        raise InvalidInput(f"{where}: property {key!r} must be a string, a number or a list of "
+                           "strings, not a nested value")
     return value
 
 
@@ -75,7 +92,10 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
         if "impression" in event:
             if not isinstance(event["impression"], list):
                 raise InvalidInput(f"{where}: impression must be a list of item ids")
-            row["IMPRESSION"] = "|".join(map(str, event["impression"]))
+            ids = event["impression"]
+            if not all(isinstance(i, str) and i and "|" not in i for i in ids):
+                raise InvalidInput(f"{where}: impression must list non-empty item ids without '|'")
+            row["IMPRESSION"] = "|".join(ids)
         if "recommendationId" in event:
             row["RECOMMENDATION_ID"] = event["recommendationId"]
         if "eventId" in event:
@@ -104,7 +124,7 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
                 raise InvalidInput(f"{where}: property {key!r} is not a field of the Interactions schema")
             if row.get(name) is not None:
                 raise InvalidInput(f"{where}: property {key!r} sets {name} twice")
-            row[name] = _event_value(value, where) if name == "EVENT_VALUE" else value
+            row[name] = _event_value(value, where) if name == "EVENT_VALUE" else _property(value, key, where)
         rows.append(row)
     frame = pd.DataFrame(rows)
     extra = [c for c in frame.columns if c not in fields]

@@ -291,7 +291,10 @@ class FiltersAPI:
             self.catalog.add(arn=arn, kind="filter", name=name, dataset_group_arn=group.arn,
                              config={"filterExpression": filter_expression,
                                      "interactionsWindow": interactions_window})
-            self._refresh_filter_macros(creating=name)
+            execute_all(self.con, render("filters/values_macro.sql"))
+            self.con.execute(self._filter_macro(self.catalog.get("filter", arn))["sql"])
+        # The other filters are rebuilt on their own: one already broken must not block this.
+        self._refresh_filter_macros(strict=False)
         return {"filterArn": arn}
 
     def _refresh_filter_macros(self, *, strict: bool = True, creating: str | None = None) -> None:
@@ -319,11 +322,11 @@ class FiltersAPI:
                         self.con.execute(entry.pop("sql"))
                         if rec.status != "ACTIVE":
                             self.catalog.update(rec, status="ACTIVE", failure_reason=None)
-            except (PypersonalizeError, duckdb.Error) as exc:
-                reason = " ".join(str(exc).split())
+            except Exception as exc:            # noqa: BLE001 - a bad record must not lock the file
+                reason = " ".join(str(exc).split()) or type(exc).__name__
                 if rec.name == creating:
                     raise
-                if strict:
+                if strict and isinstance(exc, (PypersonalizeError, duckdb.Error)):
                     raise ResourceInUse(f"filter {rec.name!r} would no longer work ({reason}); "
                                         "delete or change the filter first") from None
                 log.warning("filter %s cannot be rebuilt: %s", rec.name, reason)
@@ -366,14 +369,19 @@ class FiltersAPI:
         with self._transaction():
             self.catalog.remove(rec)
             self.con.execute(f"DROP MACRO IF EXISTS {quote_ident(macro_name(rec.name))}")
-            self._refresh_filter_macros()
+        # Deleting is the repair of a broken filter, so it never depends on the others building.
+        self._refresh_filter_macros(strict=False)
 
     @staticmethod
     def _filter_dict(rec: Record) -> dict:
-        return {"name": rec.name, "filterArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
-                "filterExpression": rec.config["filterExpression"], "status": rec.status,
-                "interactionsWindow": rec.config.get("interactionsWindow", INTERACTIONS_WINDOW),
-                "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}
+        config = rec.config if isinstance(rec.config, dict) else {}
+        out = {"name": rec.name, "filterArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
+               "filterExpression": config.get("filterExpression"), "status": rec.status,
+               "interactionsWindow": config.get("interactionsWindow", INTERACTIONS_WINDOW),
+               "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at}
+        if rec.failure_reason:
+            out["failureReason"] = rec.failure_reason
+        return out
 
     def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str,
                           prefix: str = "p", related: bool = False):

@@ -105,7 +105,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             try:
                 with self._transaction():
                     step()
-            except (PypersonalizeError, duckdb.Error) as exc:
+            except Exception as exc:       # noqa: BLE001 - the file must open whatever is stored
                 log.warning("could not rebuild %s: %s", step.__name__.strip("_"), exc)
         self._refresh_filter_macros(strict=False)
 

@@ -185,8 +185,9 @@ class ServingAPI:
         if "minRecommendationRequestsPerSecond" in config:
             self._tps(config["minRecommendationRequestsPerSecond"], "minRecommendationRequestsPerSecond")
         interval = config.get("retrainingIntervalDays", RETRAIN_DAYS)
-        if not isinstance(interval, (int, float)) or finite(interval, "retrainingIntervalDays") <= 0:
-            raise InvalidInput(f"retrainingIntervalDays must be a positive number, got {interval!r}")
+        if not isinstance(interval, (int, float)) or not 0 < finite(interval, "retrainingIntervalDays") <= 36500:
+            raise InvalidInput(f"retrainingIntervalDays must be a positive number of days up to 36500, "
+                               f"got {interval!r}")
         self._check_event_fields(group, uc.event_type, None)
         arn = self.catalog.arn("recommender", name)
         rec_config = {"recipeArn": uc.arn, "useCase": uc.name, "recommenderConfig": config}

@@ -82,6 +82,9 @@ class SolutionsAPI:
         group = self.catalog.get("dataset-group", dataset_group)
         r = get_recipe(recipe)
         config = check_keys(solution_config, SOLUTION_CONFIG, "solution_config")
+        for key in ("algorithmHyperParameters", "featureTransformationParameters"):
+            if not isinstance(config.get(key, {}), dict):
+                raise InvalidInput(f"solution_config.{key} must be an object of name -> value")
         merged = {**config.get("featureTransformationParameters", {}),
                   **config.get("algorithmHyperParameters", {}), **(hyperparameters or {})}
         resolved = r.resolve_hyperparameters(merged)

@@ -50,7 +50,9 @@ class Hyperparameter:
             if isinstance(value, bool):
                 raise ValueError
             real = finite(value, f"hyperparameter {self.name}")
-            number = self.type(real) if self.type is int and real.is_integer() else self.type(value)
+            if self.type is int and not real.is_integer():
+                raise ValueError          # 2.7 is not an integer; never truncate silently
+            number = self.type(real) if self.type is int else self.type(value)
         except (TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, InvalidInput):
                 raise

@@ -131,3 +131,8 @@ def test_quiet_and_non_tty_print_no_progress(run):
             "--format", "json", "--quiet")
     assert r.exit_code == 0
     assert json.loads(r.output)["rowCount"] == 2000   # stdout is the result and nothing else
+
+
+def test_an_in_memory_project_is_a_usage_error():
+    result = CliRunner().invoke(main, ["--db", ":memory:", "dataset-group", "create", "g"])
+    assert result.exit_code == 2 and "keeps nothing between commands" in result.output

@@ -572,3 +572,84 @@ def test_the_readme_lists_every_setting_that_is_not_built_yet():
     for table in (SOLUTION_CONFIG, CAMPAIGN_CONFIG, RECOMMENDER_CONFIG):
         for key in _later(table):
             assert f"`{key}`" in readme, key
+
+
+# -- findings of the adversarial review --------------------------------------------------
+
+
+def test_a_malformed_filter_record_neither_locks_the_file_nor_blocks_deletes(served, tmp_path):
+    path = _copy(served, tmp_path)
+    with pypersonalize.open(path, quiet=True) as pp:
+        pp.create_filter(name="nowatched", dataset_group="movies",
+                         filter_expression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")')
+        pp.sql("UPDATE pypersonalize.objects SET config = '{}' WHERE name = 'comedy'")
+    _force_rebuild_on_open(path)
+    with pypersonalize.open(path, quiet=True) as pp:
+        assert pp.describe_filter("comedy")["filter"]["status"] == "CREATE FAILED"
+        assert {f["name"] for f in pp.list_filters()["Filters"]} == {"comedy", "nowatched"}
+        pp.delete_filter("nowatched")           # a healthy filter is not blocked by the broken one
+        pp.create_filter(name="again", dataset_group="movies",
+                         filter_expression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")')
+        pp.delete_filter("comedy")
+        assert [f["name"] for f in pp.list_filters()["Filters"]] == ["again"]
+
+
+def test_two_filters_broken_behind_our_back_can_each_be_deleted(served, tmp_path):
+    with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
+        pp.create_filter(name="drama", dataset_group="movies",
+                         filter_expression='INCLUDE ItemID WHERE Items.GENRES IN ("Drama")')
+        pp.sql("DROP TABLE movies.items CASCADE")
+        pp.delete_filter("comedy")
+        pp.delete_filter("drama")
+        pp.delete_dataset("Items", dataset_group="movies")
+        assert pp.list_filters()["Filters"] == []
+
+
+@pytest.mark.parametrize("path", ["", "   ", "md:foo", "sqlite:x.db", "s3://bucket/p.duckdb"])
+def test_paths_that_are_not_local_files_are_refused(path):
+    with pytest.raises(pypersonalize.InvalidInput):
+        pypersonalize.open(path)
+
+
+def test_thread_cursors_are_released_when_their_threads_end():
+    import gc
+    pp = pypersonalize.open(":memory:")
+    pp.create_dataset_group(name="g")
+    for _ in range(50):
+        t = threading.Thread(target=pp.list_dataset_groups)
+        t.start()
+        t.join()
+    gc.collect()
+    assert len(pp._connections._cursors) == 0
+
+
+def test_integer_hyperparameters_are_not_truncated():
+    with pytest.raises(pypersonalize.InvalidInput, match="min_cointeraction_count"):
+        RECIPES["aws-sims"].resolve_hyperparameters({"min_cointeraction_count": 2.7})
+    assert RECIPES["aws-sims"].resolve_hyperparameters({"min_cointeraction_count": 3.0})["min_cointeraction_count"] == 3
+
+
+@pytest.mark.parametrize("event,match", [
+    ({"eventValue": 10**400}, "eventValue must be a finite number"),
+    ({"sentAt": 10**400}, "sentAt is out of range"),
+    ({"impression": ["m1|m2", "m3"]}, "without '|'"),
+    ({"properties": {"eventValue": 10**400}}, "finite"),
+])
+def test_put_events_refuses_values_it_cannot_store_faithfully(served, tmp_path, event, match):
+    with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
+        before = _interactions(pp)
+        with pytest.raises(pypersonalize.InvalidInput, match=match):
+            pp.put_events("movies", "u1", "s1", [{"eventType": "Watch", "itemId": "m1",
+                                                   "sentAt": 1735700000, **event}])
+        assert _interactions(pp) == before
+
+
+def test_settings_of_the_wrong_shape_or_size_are_refused(served, tmp_path):
+    with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
+        with pytest.raises(pypersonalize.InvalidInput, match="algorithmHyperParameters must be an object"):
+            pp.create_solution(name="s", dataset_group="movies", recipe="aws-sims",
+                               solution_config={"algorithmHyperParameters": None})
+        with pytest.raises(pypersonalize.InvalidInput, match="up to 36500"):
+            pp.create_recommender(name="big", dataset_group="movies", use_case="Most popular",
+                                  recommender_config={"retrainingIntervalDays": 1e9})
+        assert len(pp.list_recommenders()["recommenders"]) == 3
