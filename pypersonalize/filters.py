@@ -297,35 +297,28 @@ class FiltersAPI:
         self._refresh_filter_macros(strict=False)
         return {"filterArn": arn}
 
-    def _refresh_filter_macros(self, *, strict: bool = True, creating: str | None = None) -> None:
+    def _refresh_filter_macros(self, *, strict: bool = True) -> None:
         """(Re)create the per-filter SQL macros and the dispatching pp_recommend_filtered.
 
-        ``strict`` (a change is being made): a filter that can no longer be built stops the
-        change with :class:`ResourceInUse` naming it. Otherwise (opening a project) such a
-        filter is marked ``CREATE FAILED`` with the reason and left out, so the file opens
-        and the filter can still be described and deleted; it becomes ACTIVE again once it
-        builds. The errors of the filter being created (``creating``) are raised as they are.
+        ``strict`` (a change is being made, inside its transaction): a filter that can no
+        longer be built stops the change with :class:`ResourceInUse` naming it. Otherwise
+        (opening a project, creating or deleting a filter) such a filter is marked
+        ``CREATE FAILED`` with the reason and left out, so the file opens and the filter can
+        still be described and deleted; it becomes ACTIVE again once it builds. Each step
+        runs in its own transaction, or joins the caller's.
         """
-        if strict:
+        with self._transaction():
             execute_all(self.con, render("filters/values_macro.sql"))
-        else:
-            with self._transaction():
-                execute_all(self.con, render("filters/values_macro.sql"))
         filters = []
         for rec in self.catalog.select("filter"):
             try:
                 entry = self._filter_macro(rec)
-                if strict:
+                with self._transaction():
                     self.con.execute(entry.pop("sql"))
-                else:
-                    with self._transaction():
-                        self.con.execute(entry.pop("sql"))
-                        if rec.status != "ACTIVE":
-                            self.catalog.update(rec, status="ACTIVE", failure_reason=None)
+                    if rec.status != "ACTIVE":
+                        self.catalog.update(rec, status="ACTIVE", failure_reason=None)
             except Exception as exc:            # noqa: BLE001 - a bad record must not lock the file
                 reason = " ".join(str(exc).split()) or type(exc).__name__
-                if rec.name == creating:
-                    raise
                 if strict and isinstance(exc, (PypersonalizeError, duckdb.Error)):
                     raise ResourceInUse(f"filter {rec.name!r} would no longer work ({reason}); "
                                         "delete or change the filter first") from None
@@ -335,11 +328,8 @@ class FiltersAPI:
                                         failure_reason=f"its SQL macro cannot be rebuilt: {reason}")
                 continue
             filters.append(entry)
-        if strict:
+        with self._transaction():
             execute_all(self.con, render("filters/macros.sql", filters=filters))
-        else:
-            with self._transaction():
-                execute_all(self.con, render("filters/macros.sql", filters=filters))
 
     def _filter_macro(self, rec: Record) -> dict:
         """One filter's macro: checked against the group's current schemas, then compiled."""
