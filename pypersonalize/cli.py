@@ -526,7 +526,7 @@ def recipe_describe(recipe):
 def _recipe_summary(r) -> dict:
     # The shape of Project.list_recipes / describe_recipe (a test compares them), built
     # from the registry so that no project, and no duckdb, is needed.
-    return {"name": r.name, "recipeArn": r.arn, "recipeType": r.recipe_type, "description": r.description}
+    return {"name": r.name, "recipeArn": r.arn, "recipeType": str(r.recipe_type), "description": r.description}
 
 
 def _exploration(weight, age) -> dict | None:

@@ -174,6 +174,18 @@ class Connections:
             finally:
                 self._local.depth = 0
 
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside write()."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def local_set(self, name: str) -> set:
+        """A set private to the calling thread (e.g. what its transaction changed)."""
+        found = getattr(self._local, name, None)
+        if found is None:
+            found = set()
+            setattr(self._local, name, found)
+        return found
+
     def close(self) -> None:
         with self._guard:
             for cur in self._cursors:

@@ -151,11 +151,20 @@ class EventsAPI:
         if schema is None:
             raise InvalidInput(f"dataset group {group.name!r} has no Interactions dataset")
         frame = event_rows(user_id, session_id, event_list, set(schema.names))
-        with self._transaction():
-            staged = importer.stage(self.con, schema, importer.resolve_source(frame))
-            importer.validate(self.con, schema, staged)
-            importer.load(self.con, schema, group.name, "interactions", "INCREMENTAL")
-            importer.drop_stage(self.con)
+        # Held across commit and memory update, so the engine never loads the histories
+        # in between (it would count the events twice, or miss them).
+        with self._engine.lock:
+            held = self._engine.stores.get(group.name)
+            current = held is not None and held[0] == self._engine.data_stamps.get(group.name, 0)
+            with self._transaction(changes=False):
+                staged = importer.stage(self.con, schema, importer.resolve_source(frame))
+                importer.validate(self.con, schema, staged)
+                importer.load(self.con, schema, group.name, "interactions", "INCREMENTAL")
+                importer.drop_stage(self.con)
+            if current and not self._connections.in_transaction():
+                held[1].append(frame)
+            else:
+                self._data_changed(group.name)
         return {"eventsRecorded": len(frame), "trackingId": tracking_id, "sessionId": session_id}
 
 

@@ -373,6 +373,18 @@ class FiltersAPI:
             out["failureReason"] = rec.failure_reason
         return out
 
+    def _filter_request(self, filter_ref: str, group_name: str, filter_values, candidate: str,
+                        prefix: str = "p", related: bool = False) -> tuple[str, dict, bool]:
+        """(predicate, parameters, static) of a request's filter; ``static``: the verdict on an
+        item depends neither on the user nor on the current item (only Items expressions
+        without CurrentItem or IF), so it may be computed once per values and data."""
+        predicate, params = self._filter_predicate(filter_ref, group_name, filter_values, candidate,
+                                                   prefix, related)
+        parsed = parse_filter(self.catalog.get("filter", filter_ref).config["filterExpression"])
+        static = all(e.dataset == "Items" and not e.if_conditions and not any(c.other for c in e.conditions)
+                     for e in parsed.expressions)
+        return predicate, params, static
+
     def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str,
                           prefix: str = "p", related: bool = False):
         """A request's filter as (SQL predicate, parameters); ``related``: the endpoint gives

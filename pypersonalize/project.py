@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from . import datacheck, domains, importer
+from . import datacheck, domains, engine, importer
 from .catalog import Catalog, Record, check_name
 from .connection import PROJECT_CATALOG, Connections, connect, writes
 from .errors import DataImportError, InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
@@ -29,6 +29,7 @@ from .filters import FiltersAPI
 from .numbers import finite
 from .personal import PersonalAPI
 from .progress import Progress, interactive
+from .recipes import RECIPES, sql_folders
 from .recipes.user_personalization import user_attribute_fields
 from .refresh import RefreshAPI
 from .schemas import Schema, check_evolution, load_schema_text, parse_schema
@@ -37,6 +38,16 @@ from .solutions import SolutionsAPI
 from .sqlkit import execute_all, one, quote_ident, render, sql_fingerprint, statements
 
 log = logging.getLogger(__name__)
+
+
+def _only_queries(con, query) -> bool:
+    """Whether ``query`` only reads (SELECT, EXPLAIN, ...): then memory stays current."""
+    try:
+        kinds = [st.type for st in con.extract_statements(query)]
+    except Exception:          # noqa: BLE001 - DuckDB reports the error when it runs the text
+        return False
+    reading = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+    return bool(kinds) and all(k in reading for k in kinds)
 
 
 IMPORT_MODES = ("FULL", "INCREMENTAL")
@@ -66,6 +77,8 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         self._connections = Connections(connect(self.path, self.read_only), self.path)
         self.progress = Progress(lambda: self.con, interactive(quiet))
         self.catalog = Catalog(lambda: self.con)
+        self._engine_key, self._engine = engine.attach(self.path, self)
+        self.engine = engine.Pipeline(self, self._engine)
         try:
             if self.read_only:
                 self.catalog.load(region, account_id)
@@ -91,13 +104,16 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         """
         with self._transaction():
             self.catalog.install(region, account_id)
-            for statement in statements(render("serving/00_tables.sql")):
-                self.con.execute(statement)
+            for template in ["serving/00_tables.sql"] + [f"recipes/{r.folder}/00_tables.sql"
+                                                         for r in sql_folders() if r.model_tables]:
+                for statement in statements(render(template)):
+                    self.con.execute(statement)
         fingerprint = sql_fingerprint()
         if self.catalog.setting("sql_fingerprint") != fingerprint:
             self._rebuild_sql_objects()
             with self._transaction():
                 self.catalog.set_setting("sql_fingerprint", fingerprint)
+            self._engine.data_changed()
 
     def _rebuild_sql_objects(self) -> None:
         """Views and macros, each step on its own, a failing one logged and skipped."""
@@ -110,8 +126,15 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         self._refresh_filter_macros(strict=False)
 
     def _create_serving_macros(self) -> None:
-        for statement in statements(render("serving/macros.sql")):
-            self.con.execute(statement)
+        """Each recipe folder's own macros, then the recommend pipeline over all of them."""
+        folders = sql_folders()
+        for recipe in folders:
+            if (recipe.sql_root() / "macros.sql").exists():
+                names = [r.name for r in RECIPES.values() if r.folder == recipe.folder]
+                execute_all(self.con, render(f"recipes/{recipe.folder}/macros.sql", recipes=names))
+        execute_all(self.con, render("serving/pipeline.sql", folders=[
+            {"folder": r.folder, "names": [x.name for x in RECIPES.values() if x.folder == r.folder]}
+            for r in folders if r.has_sql_candidates]))
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -125,17 +148,55 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
         self.close()
 
     def close(self) -> None:
-        self._connections.close()
+        if getattr(self, "_engine_key", None) is None:
+            return
+        try:
+            if not self.read_only:
+                self.engine.flush_log()
+        finally:
+            engine.detach(self._engine_key)
+            self._engine_key = None
+            self._connections.close()
 
     @contextmanager
-    def _transaction(self):
-        """One writer's transaction; a change on a read-only project is refused here."""
+    def _transaction(self, changes: bool = True):
+        """One writer's transaction; a change on a read-only project is refused here.
+
+        ``changes``: the engine re-reads endpoints and filters afterwards (False for writes
+        that keep its memory current themselves, like put_events)."""
         self._check_writable()
-        with self._connections.write():
-            yield
+        try:
+            with self._connections.write() as con:
+                if self._engine.pending_log:
+                    self.engine.write_log(con)
+                yield
+        finally:
+            if changes:
+                self._engine.catalog_changed()
+            if not self._connections.in_transaction():
+                # after the commit (or rollback): a reader must not reload the old data
+                # under the new stamp
+                pending = self._connections.local_set("changed_groups")
+                for group in list(pending):
+                    self._engine.data_changed(group)
+                pending.clear()
+
+    def _data_changed(self, group: str | None = None) -> None:
+        """A group's interactions, items or users changed: the engine re-reads its histories
+        once this transaction ends (and at once, for a change outside one)."""
+        if self._connections.in_transaction():
+            self._connections.local_set("changed_groups").add(group)
+        else:
+            self._engine.data_changed(group)
 
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
-        """Run any SQL on the project file; e.g. ``pp.sql("SELECT * FROM shop.items").df()``."""
+        """Run any SQL on the project file; e.g. ``pp.sql("SELECT * FROM shop.items").df()``.
+
+        Anything but a query makes the serving engine re-read what it holds in memory."""
+        if self._engine.pending_log and not self.read_only:
+            self.engine.flush_log()
+        if not _only_queries(self.con, query):
+            self._engine.data_changed()
         return self.con.sql(query, params=params)
 
     # -- dataset groups -------------------------------------------------------------
@@ -205,6 +266,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                                 f"{', '.join(f'{c.kind} {c.name}' for c in children)}; delete them first")
         with self._transaction():
             self.con.execute(f"DROP SCHEMA {quote_ident(rec.name)} CASCADE")
+            self._data_changed(rec.name)
             self.con.execute("DELETE FROM pypersonalize.recommendation_log WHERE dataset_group = $g",
                              {"g": rec.name})
             self.catalog.remove(rec)
@@ -304,6 +366,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             self.catalog.add(arn=arn, kind="dataset", name=name, dataset_group_arn=group.arn,
                              config={"datasetType": dtype, "schemaArn": schema_rec.arn})
             self._refresh_interactions_view()
+            self._data_changed(group.name)
         return {"datasetArn": arn}
 
     def _dataset(self, dataset: str, dataset_group: str | None = None) -> Record:
@@ -346,6 +409,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             self.catalog.remove(rec)
             self._refresh_interactions_view()
             self._refresh_filter_macros()      # refuses the delete if a filter reads it
+            self._data_changed(group.name)
 
     @writes
     def update_dataset(self, dataset: str, schema: str, dataset_group: str | None = None) -> dict:
@@ -368,6 +432,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
             self.catalog.update(rec, config={**rec.config, "schemaArn": new_rec.arn})
             self._refresh_interactions_view()      # new fields may be new attributes
             self._refresh_filter_macros()          # refuses a change that breaks a filter
+            self._data_changed(group.name)
         return {"datasetArn": rec.arn}
 
     def _dataset_dict(self, rec: Record) -> dict:
@@ -429,6 +494,7 @@ class Project(SolutionsAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI, Filt
                               durationSeconds=round(time.perf_counter() - start, 3))
                 self.catalog.add(arn=arn, kind="dataset-import-job", name=job_name,
                                  dataset_group_arn=group.arn, parent_arn=rec.arn, config=config)
+                self._data_changed(group.name)
         except DataImportError as exc:
             exc.job_arn = arn
             self._record_failed_job(arn, job_name, group, rec, config, str(exc))

@@ -18,9 +18,9 @@ from datetime import timedelta
 
 from .catalog import now
 from .connection import writes
+from .recipes import get_recipe
 
 UPDATE_HOURS = 2
-UPDATABLE = ("aws-user-personalization", "aws-hrnn-coldstart")
 
 
 class RefreshAPI:
@@ -58,7 +58,7 @@ class RefreshAPI:
             days = sol.config.get("autoTrainingDays", 7)
             if force or latest is None or now() - latest.created_at > timedelta(days=days):
                 return "AUTOTRAIN", "forced" if force else f"automatic training every {days} days"
-        if latest is None or sol.config["recipe"] not in UPDATABLE:
+        if latest is None or not get_recipe(sol.config["recipe"]).updatable:
             return None
         served = {c.config["solutionVersionArn"] for c in self.catalog.select("campaign")}
         if not served & {v.arn for v in versions}:

@@ -1,25 +1,25 @@
 """Campaigns, domain recommenders and recommendations, as a part of the Project facade.
 
 Every campaign and recommender is a row of ``pypersonalize.endpoints`` naming the solution
-version it serves. Recommendations come from the persistent SQL macro ``pp_recommend``
-(``sql/serving/macros.sql``); Python runs the same steps (``serving/_candidates.sql``: the
-macro's popular/related half, or its User-Personalization steps written out, which DuckDB
-plans faster), so Python, the CLI and a plain DuckDB client give the same answer.
+version it serves and its recipe. Python answers requests from memory (``engine.py``); a
+plain DuckDB client gets the same answer from the persistent macro ``pp_recommend``
+(``sql/serving/pipeline.sql``).
 """
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import timedelta
+
+import pandas as pd
 
 from .catalog import Record, check_name, now
 from .configs import CAMPAIGN_CONFIG, RECOMMENDER_CONFIG, check_keys
 from .connection import writes
 from .errors import InvalidInput, ResourceAlreadyExists
 from .numbers import finite
-from .recipes import get_recipe
-from .sqlkit import execute_all, render, used_params
+from .recipes import RecipeType, get_recipe
+from .sqlkit import execute_all, render
 from .usecases import USE_CASES, get_use_case
 
 MAX_RESULTS = 500
@@ -156,12 +156,11 @@ class ServingAPI:
     def _point(self, name, arn, kind, version: Record, *, exclude, requires=None) -> None:
         recipe = get_recipe(version.config["recipe"])
         group = self.catalog.get("dataset-group", version.dataset_group_arn)
-        requires_user, requires_item = requires or (recipe.serving in ("personalized", "ranking"),
-                                                    recipe.serving == "related")
+        requires_user, requires_item = requires or ("user" in recipe.inputs, "item" in recipe.inputs)
         execute_all(self.con, render("serving/endpoint_upsert.sql"), {
             "name": name, "arn": arn, "kind": kind, "version": version.arn, "group": group.name,
-            "serving": recipe.serving, "requires_user": requires_user,
-            "requires_item": requires_item, "exclude": exclude})
+            "serving": str(recipe.recipe_type), "requires_user": requires_user,
+            "requires_item": requires_item, "exclude": exclude, "recipe": recipe.name})
 
     # -- recommenders ---------------------------------------------------------------
 
@@ -180,7 +179,7 @@ class ServingAPI:
         self._check_endpoint_name(name)
         config = check_keys(recommender_config, RECOMMENDER_CONFIG, "recommender_config")
         check_exploration(config)
-        if "itemExplorationConfig" in config and uc.recipe != "aws-user-personalization":
+        if "itemExplorationConfig" in config and not get_recipe(uc.recipe).explores:
             raise InvalidInput(f"itemExplorationConfig is only for personalized use cases, not {uc.title!r}")
         if "minRecommendationRequestsPerSecond" in config:
             self._tps(config["minRecommendationRequestsPerSecond"], "minRecommendationRequestsPerSecond")
@@ -299,129 +298,45 @@ class ServingAPI:
         for value, what in ((user_id, "user_id"), (item_id, "item_id")):
             if value is not None and (not isinstance(value, str) or len(value) > 256):
                 raise InvalidInput(f"{what} must be a string of at most 256 characters")
-        # The endpoints row answers the common case in one query; the catalog is asked only
-        # to explain a miss (unknown name, or a recommender that is not ACTIVE).
-        ep = self.con.execute("SELECT arn, name, requires_user, requires_item, dataset_group, serving "
-                              "FROM pypersonalize.endpoints WHERE kind = $k AND (arn = $r OR name = $r)",
-                              {"k": kind, "r": ref}).fetchall()
-        if not ep:
-            rec = self.catalog.get(kind, ref)
-            raise InvalidInput(f"{kind} {rec.name!r} is {rec.status}, not serving")
-        arn, name, needs_user, needs_item, group_name, serving = ep[0]
-        if serving == "ranking":
-            raise InvalidInput(f"{kind} {name!r} serves a Personalized-Ranking model: use "
+        ep = self.engine.endpoint(kind, ref)
+        if ep.recipe.recipe_type == RecipeType.PERSONALIZED_RANKING:
+            raise InvalidInput(f"{kind} {ep.name!r} serves a Personalized-Ranking model: use "
                                "get_personalized_ranking")
-        if needs_user and user_id is None:
-            raise InvalidInput(f"{kind} {name!r} needs user_id")
-        if needs_item and item_id is None:
-            raise InvalidInput(f"{kind} {name!r} needs item_id")
-        request = {"endpoint": arn, "user_id": user_id, "item_id": item_id, "n": num_results,
-                   **context_params(context)}
-        macro = "basic" if serving in ("popular", "related") else "personal"
-        if promotions:
-            out = self._promoted(request, group_name, filter, filter_values, promotions, seed, macro,
-                                 related=serving == "related")
-            out["recommendationId"] = self._recommendation_id(serving, group_name, user_id, out["itemList"])
-            return out
-        predicate, params = "true", {}
-        if filter is None:
-            if filter_values:
-                raise InvalidInput("filter_values given without a filter")
-            sql = render("serving/recommend.sql", kind=macro)
-            rows = self.con.execute(sql, used_params(sql, request)).fetchall()
-        else:
-            predicate, params = self._filter_predicate(filter, group_name, filter_values, "r.item_id",
-                                                       related=serving == "related")
-            sql = render("serving/recommend_filtered.sql", predicate=predicate, kind=macro)
-            rows = self.con.execute(sql, used_params(sql, {**request, **params})).fetchall()
-        items = [{"itemId": item, "score": score} for _rank, item, score in rows]
-        # only User-Personalization endpoints explore; others skip the catalog look-up
-        exploration = self._exploration(kind, arn) if serving == "personalized" else None
-        if exploration is not None and user_id is not None:
-            version_arn, weight, age, cold_max, reference = exploration
-            items = self._explore(arn, version_arn, group_name, user_id, items, num_results, weight,
-                                  age, cold_max, predicate, params, seed, reference)
-        return {"itemList": items,
-                "recommendationId": self._recommendation_id(serving, group_name, user_id, items)}
-
-    def _recommendation_id(self, serving: str, group_name: str, user_id, items: list[dict]) -> str:
-        """A new recommendationId; for User-Personalization lists of a group whose
-        interactions can carry RECOMMENDATION_ID, the list is logged (implicit impressions).
-        A read-only project logs nothing: its lists teach the model no impressions."""
+        if ep.requires_user and user_id is None:
+            raise InvalidInput(f"{kind} {ep.name!r} needs user_id")
+        if ep.requires_item and item_id is None:
+            raise InvalidInput(f"{kind} {ep.name!r} needs item_id")
+        context_params(context)
+        items = self.engine.recommend(ep, user_id, item_id, num_results, filter, filter_values,
+                                      promotions, seed, context)
         rid = f"RID-{uuid.uuid4()}"
-        if not self.read_only and serving == "personalized" and user_id is not None and items and self.con.execute(
-                "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'pp_project' "
-                "AND schema_name = $g AND table_name = 'interactions' AND column_name = 'RECOMMENDATION_ID'",
-                {"g": group_name}).fetchall()[0][0]:
-            self.con.execute("INSERT INTO pypersonalize.recommendation_log VALUES ($r, $g, $u, $i, now())",
-                             {"r": rid, "g": group_name, "u": user_id, "i": [r["itemId"] for r in items]})
-        return rid
+        self.engine.log(ep, user_id, items, rid)
+        return {"itemList": items, "recommendationId": rid}
 
-    def _exploration(self, kind: str, arn: str) -> tuple | None:
-        """(version, weight, age cut-off days, cold interactions, reference time or None) when
-        the endpoint explores. HRNN-Coldstart's cold items are its ``cold_start_*`` settings:
-        created within ``cold_start_max_duration`` days of the newest item or of now."""
-        rec = self.catalog.get(kind, arn)
-        version_arn = rec.config.get("solutionVersionArn") or rec.config.get("modelVersionArn")
-        if version_arn is None:
-            return None
-        version = self.catalog.get("solution-version", version_arn)
-        hp = version.config["hyperparameters"]
-        if "exploration_weight" not in hp:
-            return None
-        config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
-        explore = config.get("itemExplorationConfig") or {}
-        weight = finite(explore.get("explorationWeight", hp["exploration_weight"]),
-                        f"{kind} {rec.name!r}: explorationWeight")
-        age = finite(explore.get("explorationItemAgeCutOff",
-                                 hp.get("cold_start_max_duration", hp["exploration_item_age_cut_off"])),
-                     f"{kind} {rec.name!r}: explorationItemAgeCutOff")
-        if weight <= 0:
-            return None
-        reference = int(now().timestamp()) if hp.get("cold_start_relative_from") == "currentTime" else None
-        return version_arn, weight, age, int(hp.get("cold_start_max_interactions", 15)), reference
+    def recommend_batch(self, campaign: str | None = None, recommender: str | None = None,
+                        user_ids: list | None = None, num_results: int = DEFAULT_RESULTS) -> pd.DataFrame:
+        """Top ``num_results`` for many users at once: a DataFrame (user_id, rank, item_id, score).
 
-    def _promoted(self, request: dict, group_name: str, filter, filter_values, promotions, seed,
-                  macro: str = "personal", related: bool = False) -> dict:
-        """Personalize's promotions: a share of the slots for the best items of another filter.
+        The same items and scores as one get_recommendations per user (no filter, no
+        exploration), scored in blocks of users. All users with events when ``user_ids`` is None.
 
-        Promoted items keep their order among themselves and take random positions among
-        the others (reproducible with ``seed``); ``percentPromotedItems`` of ``n`` is
-        rounded up, so any positive share gets at least one slot.
+        >>> pp.recommend_batch(campaign="up", num_results=10).head()  # doctest: +SKIP
         """
-        if not isinstance(promotions, list) or len(promotions) != 1 or not isinstance(promotions[0], dict):
-            raise InvalidInput("promotions must be a list with exactly one promotion (Personalize's limit)")
-        promo = promotions[0]
-        name = check_name(promo.get("name"), "promotion")
-        pct = promo.get("percentPromotedItems")
-        if isinstance(pct, bool) or not isinstance(pct, int) or not 1 <= pct <= 100:
-            raise InvalidInput(f"percentPromotedItems must be an integer from 1 to 100, got {pct!r}")
-        promo_filter = promo.get("filterArn") or promo.get("filter")
-        if not promo_filter:
-            raise InvalidInput("a promotion needs a filterArn (or filter) naming its filter")
-        n = request["n"]
-        k = -(-n * pct // 100)
-        promotion, params = self._filter_predicate(promo_filter, group_name, promo.get("filterValues"),
-                                                   "r.item_id", prefix="q", related=related)
-        if filter is not None:
-            request_filter, more = self._filter_predicate(filter, group_name, filter_values, "r.item_id",
-                                                          related=related)
-            params.update(more)
-        else:
-            if filter_values:
-                raise InvalidInput("filter_values given without a filter")
-            request_filter = "true"
-        sql = render("serving/recommend_promoted.sql", promotion=promotion, kind=macro,
-                     request_filter=request_filter)
-        rows = self.con.execute(sql, used_params(sql, {**request, "k": k, **params})).fetchall()
-        promoted = [{"itemId": item, "score": score, "promotionName": name}
-                    for is_promo, _rank, item, score in rows if is_promo]
-        others = [{"itemId": item, "score": score} for is_promo, _rank, item, score in rows if not is_promo]
-        total = len(promoted) + len(others)
-        slots = sorted(random.Random(seed).sample(range(total), len(promoted)))
-        merged, p, o = [], iter(promoted), iter(others)
-        for position in range(total):
-            merged.append(next(p) if slots and position == slots[0] else next(o))
-            if slots and position == slots[0]:
-                slots.pop(0)
-        return {"itemList": merged, "recommendationId": f"RID-{uuid.uuid4()}"}
+        if (campaign is None) == (recommender is None):
+            raise InvalidInput("give exactly one of campaign or recommender")
+        kind = "campaign" if campaign else "recommender"
+        if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= MAX_RESULTS:
+            raise InvalidInput(f"num_results must be an integer from 1 to {MAX_RESULTS}, got {num_results!r}")
+        ep = self.engine.endpoint(kind, campaign or recommender)
+        if ep.requires_item:
+            raise InvalidInput(f"{kind} {ep.name!r} needs item_id for every request; recommend_batch "
+                               "takes users only")
+        if user_ids is None:
+            user_ids = self.engine._parts(ep)[0].users()
+        if not isinstance(user_ids, list) or not all(isinstance(u, str) and u for u in user_ids):
+            raise InvalidInput("user_ids must be a list of non-empty strings")
+        store, (users, ranks, codes, scores) = self.engine.recommend_batch(ep, user_ids, num_results)
+        return pd.DataFrame({"user_id": pd.array([user_ids[i] for i in users], dtype="string"),
+                             "rank": ranks.astype("int32"),
+                             "item_id": pd.array(store.vocab.strings(codes), dtype="string"),
+                             "score": scores})

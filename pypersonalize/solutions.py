@@ -20,7 +20,7 @@ from .configs import AUTO_TRAINING_CONFIG, SOLUTION_CONFIG, check_keys
 from .connection import writes
 from .errors import InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
 from .numbers import finite
-from .recipes import RECIPES, TrainContext, get_recipe
+from .recipes import RECIPES, TrainContext, get_recipe, model_tables
 from .sqlkit import quote_ident
 
 TRAINING_MODES = ("FULL", "UPDATE")
@@ -37,9 +37,6 @@ def auto_training_days(config: dict | None) -> int:
     if not match or not 1 <= int(match.group(1)) <= 30:
         raise InvalidInput(f"schedulingExpression must be rate(N days) with N from 1 to 30, got {expression!r}")
     return int(match.group(1))
-# Every table keyed by version_arn that a recipe writes (sql/serving/00_tables.sql).
-MODEL_TABLES = ("popular_items", "related_items", "personal_params", "model_items", "item_transitions",
-                "item_factors", "event_weights", "item_tokens", "context_lift")
 
 
 class SolutionsAPI:
@@ -48,12 +45,12 @@ class SolutionsAPI:
     # -- recipes --------------------------------------------------------------------
 
     def list_recipes(self) -> dict:
-        return {"recipes": [{"name": r.name, "recipeArn": r.arn, "recipeType": r.recipe_type,
+        return {"recipes": [{"name": r.name, "recipeArn": r.arn, "recipeType": str(r.recipe_type),
                              "description": r.description} for r in RECIPES.values()]}
 
     def describe_recipe(self, recipe: str) -> dict:
         r = get_recipe(recipe)
-        return {"recipe": {"name": r.name, "recipeArn": r.arn, "recipeType": r.recipe_type,
+        return {"recipe": {"name": r.name, "recipeArn": r.arn, "recipeType": str(r.recipe_type),
                            "description": r.description, "sqlFiles": list(r.sql_files),
                            "hyperparameters": [h.describe() for h in r.hyperparameters]}}
 
@@ -140,7 +137,8 @@ class SolutionsAPI:
             self.catalog.remove(rec)
 
     def _drop_model_rows(self, version_arn: str) -> None:
-        for table in MODEL_TABLES:
+        self._engine.forget(version_arn)
+        for table in model_tables():
             self.con.execute(f"DELETE FROM pypersonalize.{table} WHERE version_arn = $v",
                              {"v": version_arn})
 
@@ -177,9 +175,9 @@ class SolutionsAPI:
         recipe = get_recipe(rec.config["recipe"])
         base = None
         if mode == "UPDATE":
-            if recipe.name not in ("aws-user-personalization", "aws-hrnn-coldstart"):
-                raise InvalidInput(f"training_mode UPDATE is for User-Personalization and HRNN-Coldstart, "
-                                   f"not {recipe.name}")
+            if not recipe.updatable:
+                names = ", ".join(r.name for r in RECIPES.values() if r.updatable)
+                raise InvalidInput(f"training_mode UPDATE is for {names}, not {recipe.name}")
             fulls = [v for v in self.catalog.select("solution-version", parent_arn=rec.arn)
                      if v.status == "ACTIVE" and v.config.get("trainingMode") in ("FULL", "AUTOTRAIN")]
             if not fulls:

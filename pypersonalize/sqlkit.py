@@ -20,6 +20,22 @@ from .errors import InvalidInput
 log = logging.getLogger(__name__)
 
 _IDENT_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Template folders outside the package (a recipe registered from elsewhere): prefix -> folder.
+_EXTRA_FOLDERS: dict[str, Path] = {}
+
+
+def add_sql_folder(prefix: str, folder: Path) -> None:
+    """Serve ``<prefix>/<file>`` templates from ``folder`` (e.g. a recipe's own SQL folder)."""
+    _EXTRA_FOLDERS[prefix.strip("/")] = Path(folder)
+
+
+def _extra_template(name: str):
+    prefix, _, rest = name.rpartition("/")
+    folder = _EXTRA_FOLDERS.get(prefix)
+    if folder is None or not (folder / rest).is_file():
+        return None
+    path = folder / rest
+    return path.read_text(), str(path), lambda: True
 
 
 def sql_dir() -> Path:
@@ -46,7 +62,8 @@ def quote_literal(value: str) -> str:
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(sql_dir())),
+        loader=jinja2.ChoiceLoader([jinja2.FunctionLoader(_extra_template),
+                                    jinja2.FileSystemLoader(str(sql_dir()))]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -75,9 +92,12 @@ def sql_fingerprint() -> str:
     digest = hashlib.sha256()
     root, package = sql_dir(), Path(__file__).resolve().parent
     files = [(p.relative_to(root), p) for p in root.rglob("*.sql")] + \
-        [(p.relative_to(package), p) for p in package.rglob("*.py")]
+        [(p.relative_to(package), p) for p in package.rglob("*.py")] + \
+        [(Path(prefix) / p.name, p) for prefix, folder in _EXTRA_FOLDERS.items() for p in folder.glob("*.sql")]
     for name, path in sorted(files):
         digest.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
+    from .recipes import RECIPES  # the recommend macros dispatch over the registry
+    digest.update(",".join(f"{r.name}:{r.folder}" for r in RECIPES.values()).encode())
     return digest.hexdigest()[:32]
 
 

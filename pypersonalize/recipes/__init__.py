@@ -1,15 +1,21 @@
-"""The recipe registry: every recipe by its Personalize name, ARN or alias."""
+"""The recipe registry: every recipe by its Personalize name, ARN or alias.
+
+Everything that depends on which recipes exist is derived from here: the model tables
+(``model_tables``), the plain-SQL recommend dispatch (``sql/serving/pipeline.sql`` loops
+over ``RECIPES``), which recipes support UPDATE training and every list of names.
+"""
 
 from __future__ import annotations
 
 from ..errors import InvalidInput
 from . import popularity, sims, user_personalization
-from .base import Hyperparameter, Recipe, TrainContext
+from .base import Hyperparameter, Ranked, Recipe, RecipeType, Request, Scorer, TrainContext
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE,
                                                  *user_personalization.RECIPES)}
 
-__all__ = ["RECIPES", "Recipe", "Hyperparameter", "TrainContext", "get_recipe"]
+__all__ = ["RECIPES", "Recipe", "RecipeType", "Hyperparameter", "Ranked", "Request", "Scorer", "TrainContext",
+           "get_recipe", "register", "model_tables", "sql_folders"]
 
 
 def get_recipe(ref: str) -> Recipe:
@@ -19,3 +25,35 @@ def get_recipe(ref: str) -> Recipe:
         if name == recipe.name or name in recipe.aliases:
             return recipe
     raise InvalidInput(f"unknown recipe {ref!r}; available: {', '.join(RECIPES)}")
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Add a recipe (its module calls this, or a test does for a toy one).
+
+    A project opened afterwards creates its model tables and rebuilds the recommend
+    macros to include it (the SQL fingerprint covers the registry).
+    """
+    if not isinstance(recipe.recipe_type, RecipeType):
+        raise InvalidInput(f"recipe {recipe.name}: recipe_type must be a RecipeType")
+    RECIPES[recipe.name] = recipe
+    from ..sqlkit import add_sql_folder, sql_fingerprint
+    if recipe.sql_dir is not None:
+        add_sql_folder(f"recipes/{recipe.folder}", recipe.sql_dir)
+    sql_fingerprint.cache_clear()
+    return recipe
+
+
+def sql_folders() -> list[Recipe]:
+    """One recipe per SQL folder (the User-Personalization family shares one)."""
+    seen: dict[str, Recipe] = {}
+    for recipe in RECIPES.values():
+        seen.setdefault(recipe.folder, recipe)
+    return list(seen.values())
+
+
+def model_tables() -> tuple[str, ...]:
+    """Every table keyed by version_arn that some recipe writes (their 00_tables.sql)."""
+    out: list[str] = []
+    for recipe in sql_folders():
+        out += [t for t in recipe.model_tables if t not in out]
+    return tuple(out)

@@ -1,21 +1,42 @@
 """The recipe contract: what every recipe declares and implements.
 
-A recipe module defines one :class:`Recipe` named ``RECIPE``: its Personalize name and
-type, its hyperparameters (default, range, HPO-tunable), and ``train``, which writes the
-model rows of one solution version. Serving reads those rows through the SQL macros in
-``sql/serving``; ``serving`` tells the macros which model table a version fills.
+A recipe is one module here, one SQL folder ``sql/recipes/<folder>/`` and one line in the
+registry (``recipes/__init__.py``). The module defines a :class:`Recipe`: its Personalize
+name and :class:`RecipeType`, its hyperparameters (default, range, HPO-tunable), the
+request inputs its endpoints need, whether it supports UPDATE training, ``train`` (writes
+the model rows of one solution version) and a :class:`Scorer` (loads those rows into
+memory and scores requests in process). The folder holds ``00_tables.sql`` (its model
+tables, every one keyed by ``version_arn``), its training templates and, when it ranks
+candidates of its own, ``candidates.sql`` (a jinja macro ``candidates()`` that the plain-SQL
+recommend pipeline, ``sql/serving/pipeline.sql``, calls). Everything else (exclusions,
+filters, promotions, the popular-items fallback, the top-n cut) is the shared pipeline's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
 
 from ..errors import InvalidInput
 from ..numbers import finite
 
-RECIPE_TYPES = ("USER_PERSONALIZATION", "POPULAR_ITEMS", "RELATED_ITEMS", "PERSONALIZED_RANKING")
+
+class RecipeType(str, Enum):
+    """Personalize's recipe types (``describe_recipe``'s ``recipeType``)."""
+
+    USER_PERSONALIZATION = "USER_PERSONALIZATION"
+    POPULAR_ITEMS = "POPULAR_ITEMS"
+    RELATED_ITEMS = "RELATED_ITEMS"
+    PERSONALIZED_RANKING = "PERSONALIZED_RANKING"
+    USER_SEGMENTATION = "USER_SEGMENTATION"
+    PERSONALIZED_ACTIONS = "PERSONALIZED_ACTIONS"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -98,20 +119,88 @@ class TrainContext:
         return out
 
 
+@dataclass
+class Request:
+    """One users -> items request as a scorer sees it (ids are the serving vocabulary's ints)."""
+
+    history: Any = None            # histories.History of the user, or None (unknown / no user)
+    item: int | None = None        # the current item (RELATED_ITEMS), None when not given or unknown
+    context: dict | None = None    # the request's context map
+
+
+@dataclass
+class Ranked:
+    """A scorer's own candidates for one request, best first (the pipeline adds the rest)."""
+
+    items: Any                     # int64 vocabulary ids
+    scores: Any                    # float64, same length
+    universe: Any = None           # every id this ranking covers when ``items`` holds only the best
+
+
+class Scorer(Protocol):
+    """The in-process half of a recipe (``serving``/``engine.py`` calls it).
+
+    ``load`` reads one version's model rows into memory once (the engine caches the result
+    per version; UPDATE training reuses it); ``recommend`` scores many users -> items
+    requests at once and returns, per request, at least the ``limit`` best candidates
+    (all of them when ``limit`` is None), ties broken by item id. The shapes still to come
+    (items -> users for segments, users -> actions for Next-Best-Action) are further
+    methods of the same object.
+    """
+
+    def load(self, con, version_arn: str, vocab) -> Any: ...     # vocab: histories.Vocab of the group
+
+    def recommend(self, model: Any, requests: list[Request], limit: int | None) -> list[Ranked]: ...
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str                      # e.g. "aws-sims"
-    recipe_type: str
+    recipe_type: RecipeType
     description: str
-    serving: str                   # popular | related | personalized | ranking
+    folder: str                    # sql/recipes/<folder>: 00_tables.sql, training, candidates.sql
     train: Callable[[TrainContext], dict]
+    scorer: Scorer
+    inputs: tuple[str, ...] = ()   # what a request must give: "user", "item"
     hyperparameters: tuple[Hyperparameter, ...] = ()
     aliases: tuple[str, ...] = ()
-    sql_files: tuple[str, ...] = field(default=())
+    updatable: bool = False        # supports training_mode UPDATE (Personalize: UP, HRNN-Coldstart)
+    ranks_lists: bool = False      # get_personalized_ranking works on its campaigns
+    logs_recommendations: bool = False   # its lists are logged as implicit impressions
+    sql_dir: Path | None = None    # the SQL folder when it is not under the package's sql/recipes
 
     @property
     def arn(self) -> str:
         return f"arn:aws:personalize:::recipe/{self.name}"
+
+    @property
+    def explores(self) -> bool:
+        """Its campaigns explore cold items (Personalize's itemExplorationConfig)."""
+        return any(h.name == "exploration_weight" for h in self.hyperparameters)
+
+    @property
+    def sql_files(self) -> tuple[str, ...]:
+        """The templates of its folder, as ``recipes/<folder>/<file>``."""
+        root = self.sql_root()
+        return tuple(f"recipes/{self.folder}/{p.name}" for p in sorted(root.glob("*.sql")))
+
+    def sql_root(self) -> Path:
+        if self.sql_dir is not None:
+            return Path(self.sql_dir)
+        from ..sqlkit import sql_dir
+        return sql_dir() / "recipes" / self.folder
+
+    @property
+    def model_tables(self) -> tuple[str, ...]:
+        """The tables its ``00_tables.sql`` creates in schema ``pypersonalize``."""
+        path = self.sql_root() / "00_tables.sql"
+        if not path.exists():
+            return ()
+        return tuple(re.findall(r"CREATE TABLE IF NOT EXISTS pypersonalize\.(\w+)", path.read_text()))
+
+    @property
+    def has_sql_candidates(self) -> bool:
+        return (self.sql_root() / "candidates.sql").exists()
 
     def resolve_hyperparameters(self, given: dict | None) -> dict:
         """Defaults overlaid with ``given``; unknown names and bad values are errors."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..sqlkit import render
-from .base import Recipe, TrainContext
+from .base import Ranked, Recipe, RecipeType, Request, TrainContext
 
 
 def write_popular_items(ctx: TrainContext) -> int:
@@ -19,11 +21,22 @@ def train(ctx: TrainContext) -> dict:
     return {"popularItems": write_popular_items(ctx)}
 
 
+class PopularScorer:
+    """No candidates of its own: the pipeline's popular-items fallback is the whole answer."""
+
+    def load(self, con, version_arn: str, vocab) -> None:
+        return None
+
+    def recommend(self, model, requests: list[Request], limit: int | None) -> list[Ranked]:
+        empty = np.zeros(0, dtype=np.int64)
+        return [Ranked(empty, np.zeros(0)) for _ in requests]
+
+
 RECIPE = Recipe(
     name="aws-popularity-count",
-    recipe_type="USER_PERSONALIZATION",
+    recipe_type=RecipeType.USER_PERSONALIZATION,     # Personalize files it so
     description="Most interacted items (distinct users), the same for every user.",
-    serving="popular",
+    folder="popularity",
     train=train,
-    sql_files=("recipes/popularity/10_popular_items.sql",),
+    scorer=PopularScorer(),
 )

@@ -18,10 +18,12 @@ Definition (all steps are SQL templates under ``sql/recipes/sims``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..sqlkit import render
-from .base import Hyperparameter, Recipe, TrainContext
+from .base import Hyperparameter, Ranked, Recipe, RecipeType, Request, TrainContext
 from .popularity import write_popular_items
 
 HYPERPARAMETERS = (
@@ -85,13 +87,47 @@ def train(ctx: TrainContext) -> dict:
             "popularItems": write_popular_items(ctx)}
 
 
+@dataclass
+class RelatedLists:
+    """Every item's related items, best first, as vocabulary codes (CSR-like)."""
+
+    offsets: dict          # item code -> (start, end) into related/scores
+    related: np.ndarray
+    scores: np.ndarray
+
+
+class RelatedScorer:
+    """The current item's related items (none when it is unknown or not given)."""
+
+    def load(self, con, version_arn: str, vocab) -> RelatedLists:
+        rows = con.execute("SELECT item, related, score FROM pypersonalize.related_items "
+                           "WHERE version_arn = $v ORDER BY item, rank", {"v": version_arn}).fetchnumpy()
+        items = np.asarray(rows["item"], dtype=object)
+        related = vocab.codes(list(np.asarray(rows["related"], dtype=object)))
+        offsets = {}
+        if len(items):
+            cut = np.flatnonzero(items[1:] != items[:-1]) + 1
+            starts = np.concatenate(([0], cut))
+            ends = np.concatenate((cut, [len(items)]))
+            for code, lo, hi in zip(vocab.codes(list(items[starts])), starts, ends):
+                offsets[int(code)] = (int(lo), int(hi))
+        return RelatedLists(offsets, related, np.asarray(rows["score"], dtype=np.float64))
+
+    def recommend(self, model: RelatedLists, requests: list[Request], limit: int | None) -> list[Ranked]:
+        out = []
+        for req in requests:
+            lo, hi = model.offsets.get(req.item, (0, 0)) if req.item is not None else (0, 0)
+            out.append(Ranked(model.related[lo:hi], model.scores[lo:hi]))
+        return out
+
+
 RECIPE = Recipe(
     name="aws-sims",
-    recipe_type="RELATED_ITEMS",
+    recipe_type=RecipeType.RELATED_ITEMS,
     description="Items that co-occur in user histories, discounted for popularity.",
-    serving="related",
+    folder="sims",
     train=train,
+    scorer=RelatedScorer(),
+    inputs=("item",),
     hyperparameters=HYPERPARAMETERS,
-    sql_files=("recipes/sims/10_baskets.sql", "recipes/sims/20_kept.sql",
-               "recipes/sims/30_cooccurrence.sql", "recipes/sims/40_related_items.sql"),
 )

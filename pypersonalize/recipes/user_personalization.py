@@ -26,7 +26,8 @@ import pandas as pd
 from ..schemas import Schema
 from ..sqlkit import quote_ident, render
 from . import seqmodel
-from .base import Hyperparameter, Recipe, TrainContext
+from .base import Hyperparameter, Recipe, RecipeType, TrainContext
+from .personal_model import PersonalScorer, read_model
 from .popularity import write_popular_items
 
 # Interactions fields that are never context.
@@ -204,17 +205,12 @@ def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> t
     fitted by ridge regression of its users onto their factor representation (the
     whole-history part can then recommend it), with no new decomposition or solve.
     """
-    con, base = ctx.con, ctx.base_version
-    params = con.execute("SELECT bptt, decay, history_weight, temperature FROM pypersonalize.personal_params "
-                         "WHERE version_arn = $v", {"v": base}).fetchall()
-    bptt, decay, history_weight, temperature = params[0]
+    base = read_model(ctx.con, ctx.base_version)
+    bptt, decay, history_weight, temperature = (base.model.bptt, base.model.decay, base.model.history_weight,
+                                                base.model.temperature)
     index = {item: i for i, item in enumerate(ids)}
-    f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
-                    "ORDER BY item, dim", {"v": base}).df()
-    rank = int(f["dim"].max()) + 1
-    old_items = f["item"].drop_duplicates().to_numpy(dtype=object)
-    old_in = f["value"].to_numpy(dtype=np.float64).reshape(len(old_items), rank)
-    old_out = f["value_out"].to_numpy(dtype=np.float64).reshape(len(old_items), rank)
+    rank = base.model.factors.shape[1]
+    old_items, old_in, old_out = base.items, base.model.factors, base.model.out
     factors, factors_out = np.zeros((len(ids), rank)), np.zeros((len(ids), rank))
     known = np.array([index.get(i, -1) for i in old_items])
     factors[known[known >= 0]] = old_in[known >= 0]
@@ -231,14 +227,12 @@ def _updated_model(ctx: TrainContext, ev: seqmodel.Events, ids: np.ndarray) -> t
         n = np.maximum(np.asarray((x[:, is_new] != 0).sum(axis=0)).ravel(), 1).astype(np.float64)
         a = ctx.hyperparameters.get("popularity_exponent", 0.0)
         factors[is_new] = factors_out[is_new] * (n ** (-2 * a))[:, None]
-    t = con.execute("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v",
-                    {"v": base}).df()
-    rows = t["item"].map(index)
-    cols = t["next_item"].map(index)
-    ok = rows.notna() & cols.notna()
-    transitions = seqmodel.sp.csr_matrix(
-        (t["weight"].to_numpy()[ok], (rows[ok].to_numpy(dtype=np.int64), cols[ok].to_numpy(dtype=np.int64))),
-        shape=(len(ids), len(ids)))
+    # the base's sequence weights, re-indexed to this version's items
+    old = base.model.transitions.tocoo()
+    remap = np.array([index.get(i, -1) for i in old_items], dtype=np.int64)
+    ok = (remap[old.row] >= 0) & (remap[old.col] >= 0)
+    transitions = seqmodel.sp.csr_matrix((old.data[ok], (remap[old.row[ok]], remap[old.col[ok]])),
+                                         shape=(len(ids), len(ids)))
     return (seqmodel.Model(transitions, factors, decay, bptt, history_weight, temperature, factors_out),
             int(is_new.sum()))
 
@@ -321,38 +315,36 @@ def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) ->
             "userFields": [f["name"] for f in user_fields], "userLifts": lifts[1]}
 
 
-SQL_FILES = ("recipes/user_personalization/10_events.sql", "recipes/user_personalization/20_model_items.sql",
-             "recipes/user_personalization/30_item_tokens.sql",
-             "recipes/user_personalization/40_context_lift.sql", "recipes/user_personalization/50_user_lift.sql",
-             "recipes/user_personalization/_lift.sql")
+SCORER = PersonalScorer()
 
 
-def _recipe(name, recipe_type, description, serving, hps, metadata, aliases=()) -> Recipe:
+def _recipe(name, recipe_type, description, hps, metadata, aliases=(), updatable=False,
+            ranking=False) -> Recipe:
     defaults = {h.name: h.default for h in hps if h.kind == "campaign"}
-    return Recipe(name=name, recipe_type=recipe_type, description=description, serving=serving,
-                  train=partial(train, metadata=metadata, defaults=defaults), hyperparameters=hps,
-                  aliases=aliases, sql_files=SQL_FILES)
+    return Recipe(name=name, recipe_type=recipe_type, description=description, folder="user_personalization",
+                  train=partial(train, metadata=metadata, defaults=defaults), scorer=SCORER,
+                  inputs=("user",), hyperparameters=hps, aliases=aliases, updatable=updatable,
+                  ranks_lists=True, logs_recommendations=not ranking)
 
 
 USER_PERSONALIZATION = _recipe(
-    "aws-user-personalization", "USER_PERSONALIZATION",
+    "aws-user-personalization", RecipeType.USER_PERSONALIZATION,
     "Sequence-aware personalization from each user's current history, with item metadata for "
     "cold items, exploration of new items, context and impressions.",
-    "personalized", _common(149) + _EXPLORATION, metadata=True,
-    aliases=("aws-user-personalization-v2",))
-HRNN = _recipe("aws-hrnn", "USER_PERSONALIZATION",
+    _common(149) + _EXPLORATION, metadata=True, aliases=("aws-user-personalization-v2",), updatable=True)
+HRNN = _recipe("aws-hrnn", RecipeType.USER_PERSONALIZATION,
                "Legacy HRNN: the User-Personalization engine on interactions only.",
-               "personalized", _common(43), metadata=False)
-HRNN_METADATA = _recipe("aws-hrnn-metadata", "USER_PERSONALIZATION",
+               _common(43), metadata=False)
+HRNN_METADATA = _recipe("aws-hrnn-metadata", RecipeType.USER_PERSONALIZATION,
                         "Legacy HRNN-Metadata: the User-Personalization engine with item metadata.",
-                        "personalized", _common(43), metadata=True)
-HRNN_COLDSTART = _recipe("aws-hrnn-coldstart", "USER_PERSONALIZATION",
+                        _common(43), metadata=True)
+HRNN_COLDSTART = _recipe("aws-hrnn-coldstart", RecipeType.USER_PERSONALIZATION,
                          "Legacy HRNN-Coldstart: User-Personalization with item metadata and "
                          "exploration of cold items.",
-                         "personalized", _common(149) + _EXPLORATION + _COLDSTART, metadata=True)
+                         _common(149) + _EXPLORATION + _COLDSTART, metadata=True, updatable=True)
 PERSONALIZED_RANKING = _recipe(
-    "aws-personalized-ranking", "PERSONALIZED_RANKING",
+    "aws-personalized-ranking", RecipeType.PERSONALIZED_RANKING,
     "Reorders a given list of items for a user with the User-Personalization model.",
-    "ranking", _common(149), metadata=True, aliases=("aws-personalized-ranking-v2",))
+    _common(149), metadata=True, aliases=("aws-personalized-ranking-v2",), ranking=True)
 
 RECIPES = (USER_PERSONALIZATION, HRNN, HRNN_METADATA, HRNN_COLDSTART, PERSONALIZED_RANKING)

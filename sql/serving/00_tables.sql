@@ -1,79 +1,28 @@
--- Serving state shared by every dataset group, so that the SQL macros can stay static:
---   endpoints      one row per campaign or recommender: what to read and how to filter
---   popular_items  ranked popular items of each solution version (fallback for all)
---   related_items  ranked related items per item of each RELATED_ITEMS solution version
--- Model rows are keyed by the solution version's ARN and never updated: a new version
--- writes new rows, a campaign switches by changing its endpoints row.
+-- Serving state shared by every dataset group and recipe:
+--   endpoints           one row per campaign or recommender: the version it serves, its recipe,
+--                       what a request must give and which of the user's items it leaves out
+--   recommendation_log  implicit impressions (below)
+-- Each recipe's model tables are in its own folder, sql/recipes/<recipe>/00_tables.sql; model
+-- rows are keyed by the solution version's ARN and never updated: a new version writes new
+-- rows, a campaign switches by changing its endpoints row.
 CREATE TABLE IF NOT EXISTS pypersonalize.endpoints (
     name               VARCHAR NOT NULL,   -- campaign or recommender name
     arn                VARCHAR NOT NULL,
     kind               VARCHAR NOT NULL,   -- campaign | recommender
     version_arn        VARCHAR NOT NULL,   -- the solution version it serves
     dataset_group      VARCHAR NOT NULL,   -- the dataset group's name (= DuckDB schema)
-    serving            VARCHAR NOT NULL,   -- popular | related
+    serving            VARCHAR NOT NULL,   -- the recipe's type (RecipeType)
     requires_user      BOOLEAN NOT NULL,
     requires_item      BOOLEAN NOT NULL,
-    exclude_event_type VARCHAR            -- drop items the user has events of this type ('*' = any)
+    exclude_event_type VARCHAR,           -- drop items the user has events of this type ('*' = any)
+    recipe             VARCHAR            -- the version's recipe (name), which scores its requests
 );
-CREATE TABLE IF NOT EXISTS pypersonalize.popular_items (
-    version_arn VARCHAR NOT NULL,
-    item        VARCHAR NOT NULL,
-    score       DOUBLE NOT NULL,
-    rank        INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pypersonalize.related_items (
-    version_arn VARCHAR NOT NULL,
-    item        VARCHAR NOT NULL,
-    related     VARCHAR NOT NULL,
-    score       DOUBLE NOT NULL,
-    rank        INTEGER NOT NULL
-);
-
--- User-Personalization / HRNN / Personalized-Ranking model rows (recipes/user_personalization.py).
--- A user's scores are computed at request time from their current history, so events
--- added after training count at once (pp_personal_scores in macros.sql).
-CREATE TABLE IF NOT EXISTS pypersonalize.personal_params (
-    version_arn       VARCHAR NOT NULL,
-    bptt              INTEGER NOT NULL,   -- recent events in the sequence window
-    decay             DOUBLE NOT NULL,    -- weight of the k-th most recent event: decay^k
-    history_weight    DOUBLE NOT NULL,    -- weight of the whole-history (factor) part
-    temperature       DOUBLE NOT NULL,    -- softmax temperature, fitted at training
-    context_weight    DOUBLE NOT NULL,
-    impression_weight DOUBLE NOT NULL,    -- penalty per ln(1 + times shown and not chosen)
-    metadata_weight   DOUBLE NOT NULL,    -- weight of the item-metadata similarity part
-    user_weight       DOUBLE NOT NULL     -- weight of the user-attribute lifts (users with history)
-);
-CREATE TABLE IF NOT EXISTS pypersonalize.model_items (
-    version_arn  VARCHAR NOT NULL,
-    item         VARCHAR NOT NULL,
-    interactions INTEGER NOT NULL,        -- training events of the item
-    created      BIGINT,                  -- CREATION_TIMESTAMP, else first interaction
-    last_seen    BIGINT
-);
-CREATE TABLE IF NOT EXISTS pypersonalize.item_transitions (
-    version_arn VARCHAR NOT NULL,
-    item        VARCHAR NOT NULL,         -- an item of the user's recent events
-    next_item   VARCHAR NOT NULL,
-    weight      DOUBLE NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pypersonalize.item_factors (
-    version_arn VARCHAR NOT NULL,
-    item        VARCHAR NOT NULL,
-    dim         SMALLINT NOT NULL,
-    value       DOUBLE NOT NULL,          -- P_in: reads the user's history
-    value_out   DOUBLE NOT NULL           -- P_out: scores the item
-);
-CREATE TABLE IF NOT EXISTS pypersonalize.event_weights (
-    version_arn VARCHAR NOT NULL,
-    event_type  VARCHAR NOT NULL,
-    weight      DOUBLE NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pypersonalize.item_tokens (
-    version_arn VARCHAR NOT NULL,
-    item        VARCHAR NOT NULL,
-    token       VARCHAR NOT NULL,
-    weight      DOUBLE NOT NULL
-);
+-- files made before endpoints named their recipe
+ALTER TABLE pypersonalize.endpoints ADD COLUMN IF NOT EXISTS recipe VARCHAR;
+UPDATE pypersonalize.endpoints SET recipe = (
+    SELECT json_extract_string(o.config, '$.recipe') FROM pypersonalize.objects o
+    WHERE o.arn = endpoints.version_arn)
+WHERE recipe IS NULL;
 -- Implicit impressions: the items of every User-Personalization recommendation made for a
 -- dataset group whose Interactions schema has RECOMMENDATION_ID. An event that names a
 -- recommendationId counts the other items of that list as shown and not chosen.
@@ -83,12 +32,4 @@ CREATE TABLE IF NOT EXISTS pypersonalize.recommendation_log (
     user_id           VARCHAR NOT NULL,
     items             VARCHAR[] NOT NULL,
     created_at        TIMESTAMP WITH TIME ZONE NOT NULL
-);
--- Context lifts (field = an Interactions field) and user-attribute lifts (field = 'Users.<F>').
-CREATE TABLE IF NOT EXISTS pypersonalize.context_lift (
-    version_arn VARCHAR NOT NULL,
-    field       VARCHAR NOT NULL,
-    value       VARCHAR NOT NULL,
-    item        VARCHAR NOT NULL,
-    lift        DOUBLE NOT NULL
 );

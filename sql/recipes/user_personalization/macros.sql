@@ -1,17 +1,4 @@
--- Persistent table macros: recommendations from plain SQL, no Python needed.
---
---   pp_recommend(endpoint, user_id := NULL, item_id := NULL, n := 25, context := NULL)
---       -> (rank, item_id, score) for one request to a campaign or recommender
---          (name or ARN). RELATED_ITEMS endpoints rank the items related to item_id and
---          fill up with popular items (all popular items when item_id is unknown);
---          popularity endpoints rank popular items; User-Personalization endpoints rank
---          pp_personal_scores (below), then popular items for users without history. Items the user has events of the
---          endpoint's exclude_event_type are left out, as is item_id itself.
---   pp_recommend_batch(endpoint, requests, n := 25)
---       -> (user_id, item_id, rank, recommended_item_id, score) for every row of the
---          table or view named by `requests` (columns user_id and item_id, either NULL).
---
--- Requests missing an input the endpoint requires raise an error, as Personalize does.
+-- The User-Personalization family's persistent SQL macro (created when the project opens).
 -- pp_personal_scores(endpoint, user_id, context)   (positional; context may be NULL)
 --     -> (item_id, score, raw) for a User-Personalization (or HRNN, Personalized-Ranking)
 --        endpoint: every item of its model scored for the user from their CURRENT history
@@ -20,11 +7,13 @@
 --        context is a MAP(VARCHAR, VARCHAR) of contextual fields, e.g. MAP {'DEVICE': 'Tablet'},
 --        or NULL.
 --        A user without history gets no rows (pp_recommend falls back to popular items).
--- The numbers are recipes/seqmodel.py's; pypersonalize/personal.py computes the same in numpy.
+-- The numbers are recipes/seqmodel.py's; recipes/personal_model.py computes the same in numpy.
+-- vars: recipes (the names of the recipes this folder serves)
 CREATE OR REPLACE MACRO pp_personal_scores(pp_endpoint, pp_user, pp_context) AS TABLE
 WITH ep AS (
     SELECT e.version_arn, e.dataset_group FROM pypersonalize.endpoints e
-    WHERE (e.name = pp_endpoint OR e.arn = pp_endpoint) AND e.serving IN ('personalized', 'ranking')
+    WHERE (e.name = pp_endpoint OR e.arn = pp_endpoint)
+      AND e.recipe IN ({% for r in recipes %}{{ r|literal }}{{ ", " if not loop.last }}{% endfor %})
 ), params AS (
     SELECT p.* FROM pypersonalize.personal_params p, ep WHERE p.version_arn = ep.version_arn
 ), hist AS (
@@ -138,104 +127,3 @@ WITH ep AS (
 SELECT shifted.item AS item_id, exp(shifted.z) / sum(exp(shifted.z)) OVER () AS score, shifted.raw
 FROM shifted;
 
-CREATE OR REPLACE MACRO pp_recommend(endpoint, user_id := NULL, item_id := NULL, n := 25, context := NULL) AS TABLE
-WITH checked AS (
-    SELECT e.* FROM pypersonalize.endpoints e WHERE e.name = endpoint OR e.arn = endpoint
-), guard AS (
-    -- Referenced by the final WHERE, so these checks always run.
-    SELECT CASE
-        WHEN NOT EXISTS (SELECT 1 FROM checked)
-            THEN error('pp_recommend: no campaign or recommender named ' || coalesce(endpoint, 'NULL'))
-        WHEN (SELECT c.requires_user FROM checked c) AND user_id IS NULL
-            THEN error('pp_recommend: ' || endpoint || ' needs user_id')
-        WHEN (SELECT c.requires_item FROM checked c) AND item_id IS NULL
-            THEN error('pp_recommend: ' || endpoint || ' needs item_id')
-        ELSE true END AS ok
-), seen AS (
-    SELECT DISTINCT h.item
-    FROM pypersonalize.interactions_all h, checked c
-    WHERE c.exclude_event_type IS NOT NULL AND h.dataset_group = c.dataset_group
-      AND h.user_id = user_id
-      AND (c.exclude_event_type = '*' OR h.event_type = c.exclude_event_type)
-), related AS (
-    SELECT r.related AS item, r.score, 0 AS tier, r.rank AS pos
-    FROM pypersonalize.related_items r, checked c
-    WHERE c.serving = 'related' AND r.version_arn = c.version_arn AND r.item = item_id
-), personal AS (
-    SELECT s.item_id AS item, s.score, 0 AS tier,
-           row_number() OVER (ORDER BY s.raw DESC, s.item_id) AS pos
-    -- the user goes in as a column: inside the nested macro a parameter named user_id
-    -- would clash with the interactions' USER_ID column
-    FROM (SELECT user_id AS uid, endpoint AS ep, context AS ctx) req,
-         LATERAL (SELECT * FROM pp_personal_scores(req.ep, req.uid, req.ctx)) s
-), popular AS (
-    SELECT p.item, p.score, 1 AS tier, p.rank AS pos
-    FROM pypersonalize.popular_items p, checked c
-    WHERE p.version_arn = c.version_arn
-), candidates AS (
-    SELECT * FROM related
-    UNION ALL
-    SELECT * FROM personal
-    UNION ALL
-    SELECT * FROM popular WHERE popular.item NOT IN (SELECT related.item FROM related)
-                            AND popular.item NOT IN (SELECT personal.item FROM personal)
-)
-SELECT CAST(row_number() OVER (ORDER BY k.tier, k.pos) AS INTEGER) AS rank,
-       k.item AS item_id, k.score
-FROM candidates k
-WHERE (SELECT g.ok FROM guard g)
-  AND k.item NOT IN (SELECT seen.item FROM seen)
-  AND (item_id IS NULL OR k.item <> item_id)
-QUALIFY rank <= n
-ORDER BY rank;
-
--- pp_recommend_basic: pp_recommend for popularity and related-items endpoints only, the
--- same answers without the User-Personalization part, so that DuckDB plans a far smaller
--- query (Python uses it for those endpoints; ~5x faster per request).
-CREATE OR REPLACE MACRO pp_recommend_basic(endpoint, user_id := NULL, item_id := NULL, n := 25,
-                                           context := NULL) AS TABLE
-WITH checked AS (
-    SELECT e.* FROM pypersonalize.endpoints e WHERE e.name = endpoint OR e.arn = endpoint
-), guard AS (
-    -- Referenced by the final WHERE, so these checks always run.
-    SELECT CASE
-        WHEN NOT EXISTS (SELECT 1 FROM checked)
-            THEN error('pp_recommend: no campaign or recommender named ' || coalesce(endpoint, 'NULL'))
-        WHEN (SELECT c.requires_user FROM checked c) AND user_id IS NULL
-            THEN error('pp_recommend: ' || endpoint || ' needs user_id')
-        WHEN (SELECT c.requires_item FROM checked c) AND item_id IS NULL
-            THEN error('pp_recommend: ' || endpoint || ' needs item_id')
-        ELSE true END AS ok
-), seen AS (
-    SELECT DISTINCT h.item
-    FROM pypersonalize.interactions_all h, checked c
-    WHERE c.exclude_event_type IS NOT NULL AND h.dataset_group = c.dataset_group
-      AND h.user_id = user_id
-      AND (c.exclude_event_type = '*' OR h.event_type = c.exclude_event_type)
-), related AS (
-    SELECT r.related AS item, r.score, 0 AS tier, r.rank AS pos
-    FROM pypersonalize.related_items r, checked c
-    WHERE c.serving = 'related' AND r.version_arn = c.version_arn AND r.item = item_id
-), popular AS (
-    SELECT p.item, p.score, 1 AS tier, p.rank AS pos
-    FROM pypersonalize.popular_items p, checked c
-    WHERE p.version_arn = c.version_arn
-), candidates AS (
-    SELECT * FROM related
-    UNION ALL
-    SELECT * FROM popular WHERE popular.item NOT IN (SELECT related.item FROM related)
-)
-SELECT CAST(row_number() OVER (ORDER BY k.tier, k.pos) AS INTEGER) AS rank,
-       k.item AS item_id, k.score
-FROM candidates k
-WHERE (SELECT g.ok FROM guard g)
-  AND k.item NOT IN (SELECT seen.item FROM seen)
-  AND (item_id IS NULL OR k.item <> item_id)
-QUALIFY rank <= n
-ORDER BY rank;
-
-CREATE OR REPLACE MACRO pp_recommend_batch(endpoint, requests, n := 25) AS TABLE
-SELECT q.user_id, q.item_id, r.rank, r.item_id AS recommended_item_id, r.score
-FROM query_table(requests) q,
-     LATERAL (SELECT * FROM pp_recommend(endpoint, user_id := q.user_id, item_id := q.item_id, n := n)) r
-ORDER BY q.user_id, q.item_id, r.rank;

@@ -1,0 +1,526 @@
+"""The serving engine: real-time and batch recommendations answered from memory.
+
+Per project file and process there is one :class:`EngineState`, shared by every Project,
+thread and cursor on that file: the endpoints table, each served version's model
+(loaded once by its recipe's scorer, an LRU of ``MAX_MODELS``), each dataset group's
+users' histories (``histories.HistoryStore``) and compiled filters. Stamps say when to
+reload: every write transaction bumps the catalog stamp (endpoints and filters are read
+again, a cheap query), a verb that changes a group's data bumps that group's data stamp
+(its histories are read again), and ``put_events`` appends to the histories itself after
+its transaction commits, so an event put a moment ago counts at once.
+
+The pipeline of one request, as ``sql/serving/pipeline.sql`` runs it in SQL: the recipe's
+own candidates -> the version's popular items after them -> exclusions (items of the
+endpoint's excluded event type, the current item) -> the filter (one SQL predicate, see
+``filters.py``; an Items filter's verdict is cached per values and data stamp) ->
+promotions -> top n -> exploration (User-Personalization).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInput
+from .histories import HistoryStore, Vocab
+from .recipes import Recipe, Request, get_recipe
+from .sqlkit import used_params
+
+MAX_MODELS = 32            # versions held in memory per project file (least recently used go)
+MAX_FILTERS = 256          # compiled filter requests and Items-filter verdicts kept
+LOG_BATCH = 64             # implicit-impression lists written to the file together
+LOG_SECONDS = 1.0          # ... or after this long
+
+
+@dataclass
+class Endpoint:
+    """A campaign's or recommender's row of ``pypersonalize.endpoints``."""
+
+    name: str
+    arn: str
+    kind: str
+    version_arn: str
+    group: str
+    requires_user: bool
+    requires_item: bool
+    exclude_event_type: str | None
+    recipe: Recipe
+    extra: dict = field(default_factory=dict)      # exploration settings, filled on first use
+
+
+@dataclass
+class Served:
+    """One version in memory: its recipe's model and its popular items (the fallback)."""
+
+    recipe: Recipe
+    model: Any
+    popular: np.ndarray            # vocabulary codes, by rank
+    popular_scores: np.ndarray
+    outside: dict = field(default_factory=dict)   # id(universe) -> popular items outside it
+
+
+class EngineState:
+    """What the engine holds for one project file (see the module docstring)."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.catalog_stamp = 0
+        self.data_stamps: dict[str, int] = {}
+        self.vocabs: dict[str, Vocab] = {}
+        self.stores: dict[str, tuple[int, HistoryStore]] = {}
+        self.models: OrderedDict[str, Served] = OrderedDict()
+        self.endpoints: tuple[int, dict] | None = None
+        self.filters: OrderedDict = OrderedDict()
+        self.pending_log: list[tuple] = []
+        self.log_since = 0.0
+        self.users = 0
+
+    # -- stamps -----------------------------------------------------------------------
+
+    def catalog_changed(self) -> None:
+        with self.lock:
+            self.catalog_stamp += 1
+
+    def data_changed(self, group: str | None = None) -> None:
+        """``group``'s data changed behind the histories (None: any group's may have)."""
+        with self.lock:
+            self.catalog_stamp += 1
+            for name in ([group] if group else list(self.data_stamps)):
+                self.data_stamps[name] = self.data_stamps.get(name, 0) + 1
+
+    # -- endpoints --------------------------------------------------------------------
+
+    def endpoint(self, con, ref: str, kind: str | None = None) -> Endpoint | None:
+        table = self.endpoints
+        if table is None or table[0] != self.catalog_stamp:
+            with self.lock:
+                stamp = self.catalog_stamp
+                rows = con.execute("SELECT name, arn, kind, version_arn, dataset_group, requires_user, "
+                                   "requires_item, exclude_event_type, recipe FROM pypersonalize.endpoints"
+                                   ).fetchall()
+                by_ref = {}
+                for name, arn, k, version, group, ru, ri, ex, recipe in rows:
+                    ep = Endpoint(name, arn, k, version, group, ru, ri, ex, get_recipe(recipe))
+                    by_ref[(k, arn)] = by_ref[(k, name)] = by_ref[(None, arn)] = by_ref[(None, name)] = ep
+                table = self.endpoints = (stamp, by_ref)
+        return table[1].get((kind, ref))
+
+    # -- histories and models ---------------------------------------------------------
+
+    def store(self, con, group: str) -> HistoryStore:
+        stamp = self.data_stamps.get(group, 0)
+        held = self.stores.get(group)
+        if held is not None and held[0] == stamp:
+            return held[1]
+        with self.lock:
+            stamp = self.data_stamps.get(group, 0)
+            held = self.stores.get(group)
+            if held is not None and held[0] == stamp:
+                return held[1]
+            cols = {c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = $g AND table_name = 'interactions'", {"g": group}).fetchall()}
+            vocab = self.vocabs.setdefault(group, Vocab())
+            store = HistoryStore.load(con, group, "IMPRESSION" in cols, "RECOMMENDATION_ID" in cols, vocab)
+            self.stores[group] = (stamp, store)
+            return store
+
+    def served(self, con, ep: Endpoint, vocab: Vocab) -> Served:
+        held = self.models.get(ep.version_arn)
+        if held is not None:
+            self.models.move_to_end(ep.version_arn, last=True)
+            return held
+        with self.lock:
+            held = self.models.get(ep.version_arn)
+            if held is None:
+                model = ep.recipe.scorer.load(con, ep.version_arn, vocab)
+                rows = con.execute("SELECT item, score FROM pypersonalize.popular_items WHERE version_arn = $v "
+                                   "ORDER BY rank", {"v": ep.version_arn}).fetchnumpy()
+                held = Served(ep.recipe, model, vocab.codes(list(np.asarray(rows["item"], dtype=object))),
+                              np.asarray(rows["score"], dtype=np.float64))
+                self.models[ep.version_arn] = held
+                while len(self.models) > MAX_MODELS:
+                    self.models.popitem(last=False)
+            return held
+
+    def forget(self, version_arn: str) -> None:
+        with self.lock:
+            self.models.pop(version_arn, None)
+
+
+_STATES: dict[Any, EngineState] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def attach(path: str, token: object) -> tuple[Any, EngineState]:
+    """The state of the file at ``path`` (an in-memory project gets its own, by ``token``)."""
+    key = ("memory", id(token)) if path == ":memory:" else str(Path(path).resolve())
+    with _STATES_LOCK:
+        state = _STATES.setdefault(key, EngineState())
+        state.users += 1
+    return key, state
+
+
+def detach(key) -> None:
+    with _STATES_LOCK:
+        state = _STATES.get(key)
+        if state is not None:
+            state.users -= 1
+            if state.users <= 0:
+                del _STATES[key]
+
+
+# -- the pipeline ---------------------------------------------------------------------
+
+def _excluded(ep: Endpoint, store: HistoryStore, history, item: int | None) -> np.ndarray:
+    parts = []
+    if ep.exclude_event_type is not None and history is not None and history.has_events:
+        if ep.exclude_event_type == "*":
+            parts.append(history.items)
+        else:
+            code = store.type_names.index(ep.exclude_event_type) \
+                if ep.exclude_event_type in store.type_names else -2
+            parts.append(history.items[history.types == code])
+    if item is not None:
+        parts.append(np.array([item], dtype=np.int64))
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _candidates(served: Served, ranked) -> tuple[np.ndarray, np.ndarray]:
+    """The recipe's own candidates, then the popular items they do not cover."""
+    if ranked.universe is not None:
+        key = id(ranked.universe)
+        rest = served.outside.get(key)
+        if rest is None:
+            keep = ~np.isin(served.popular, ranked.universe)
+            rest = served.outside[key] = (served.popular[keep], served.popular_scores[keep])
+    elif len(ranked.items):
+        keep = ~np.isin(served.popular, ranked.items)
+        rest = (served.popular[keep], served.popular_scores[keep])
+    else:
+        rest = (served.popular, served.popular_scores)
+    if not len(ranked.items):
+        return rest
+    return np.concatenate((ranked.items, rest[0])), np.concatenate((ranked.scores, rest[1]))
+
+
+class Pipeline:
+    """Requests of one Project answered by the engine (the Project gives connection and catalog)."""
+
+    def __init__(self, pp, state: EngineState):
+        self.pp = pp
+        self.state = state
+
+    # -- looking things up ----------------------------------------------------------
+
+    def endpoint(self, kind: str | None, ref: str) -> Endpoint:
+        ep = self.state.endpoint(self.pp.con, ref, kind)
+        if ep is None:
+            if kind is None:
+                raise InvalidInput(f"no campaign or recommender named {ref!r}")
+            rec = self.pp.catalog.get(kind, ref)
+            raise InvalidInput(f"{kind} {rec.name!r} is {rec.status}, not serving")
+        return ep
+
+    def version_endpoint(self, version_arn: str, group: str, recipe: Recipe) -> Endpoint:
+        """A version that no campaign may serve, scored as if one did (score_users)."""
+        return Endpoint("", "", "version", version_arn, group, False, False, None, recipe)
+
+    def _parts(self, ep: Endpoint):
+        con = self.pp.con
+        store = self.state.store(con, ep.group)
+        return store, self.state.served(con, ep, store.vocab)
+
+    # -- filters --------------------------------------------------------------------
+
+    def _filter(self, ref: str, group: str, values: dict | None, related: bool, prefix: str = "p"):
+        """(predicate, params, user-independent) of a request's filter, compiled once per values."""
+        key = ("filter", ref, group, json.dumps(values, sort_keys=True, default=str), related, prefix,
+               self.state.catalog_stamp)
+        hit = self.state.filters.get(key)
+        if hit is None:
+            hit = self.pp._filter_request(ref, group, values, "r.item_id", prefix=prefix, related=related)
+            self._remember(key, hit)
+        return hit
+
+    def _remember(self, key, value) -> None:
+        with self.state.lock:
+            self.state.filters[key] = value
+            while len(self.state.filters) > MAX_FILTERS:
+                self.state.filters.popitem(last=False)
+
+    def allowed(self, flt, store: HistoryStore, codes: np.ndarray, user_id, item_id) -> np.ndarray:
+        """Which of ``codes`` pass the compiled filter ``flt``."""
+        predicate, params, static = flt
+        if not len(codes):
+            return np.zeros(0, dtype=bool)
+        if static:
+            key = ("mask", predicate, json.dumps(params, sort_keys=True, default=str), store.group,
+                   self.state.data_stamps.get(store.group, 0))
+            mask = self.state.filters.get(key)
+            if mask is None or len(mask) < len(store.vocab) or codes.max() >= len(mask):
+                everything = np.arange(len(store.vocab), dtype=np.int64)
+                mask = self._run_filter(predicate, params, store, everything, None, None)
+                self._remember(key, mask)
+            return mask[codes]
+        return self._run_filter(predicate, params, store, codes, user_id, item_id)
+
+    def _run_filter(self, predicate: str, params: dict, store: HistoryStore, codes: np.ndarray,
+                    user_id, item_id) -> np.ndarray:
+        sql = (f"SELECT r.i FROM (SELECT unnest($pp_items::VARCHAR[]) AS item_id, "
+               f"unnest(range(len($pp_items::VARCHAR[]))) AS i) r WHERE {predicate}")
+        bound = used_params(sql, {"pp_items": list(store.vocab.strings(codes)), **params,
+                                  "user_id": user_id, "item_id": item_id})
+        passed = np.array([i for (i,) in self.pp.con.execute(sql, bound).fetchall()], dtype=np.int64)
+        out = np.zeros(len(codes), dtype=bool)
+        out[passed] = True
+        return out
+
+    # -- get_recommendations --------------------------------------------------------
+
+    def recommend(self, ep: Endpoint, user_id, item_id, n: int, filter=None, filter_values=None,
+                  promotions=None, seed=None, context=None) -> list[dict]:
+        store, served = self._parts(ep)
+        history = store.history(user_id)
+        item = store.vocab.lookup(item_id)
+        excluded = _excluded(ep, store, history, item)
+        related = ep.recipe.recipe_type == "RELATED_ITEMS"
+        flt = None
+        if filter is not None:
+            flt = self._filter(filter, ep.group, filter_values, related)
+        elif filter_values:
+            raise InvalidInput("filter_values given without a filter")
+        full = flt is not None or promotions
+        ranked = ep.recipe.scorer.recommend(served.model, [Request(history, item, context)],
+                                            None if full else n + len(excluded))[0]
+        codes, scores = _candidates(served, ranked)
+        if len(excluded):
+            keep = ~np.isin(codes, excluded)
+            codes, scores = codes[keep], scores[keep]
+        if promotions:
+            out = self._promoted(ep, store, codes, scores, n, flt, promotions, seed, related, user_id, item_id)
+        else:
+            if flt is not None:
+                codes, scores = self._passing(flt, store, codes, scores, n, user_id, item_id)
+            names = store.vocab.strings(codes[:n])
+            out = [{"itemId": i, "score": float(s)} for i, s in zip(names, scores[:n])]
+        if ep.recipe.explores and user_id is not None:
+            out = self._explore(ep, store, served, history, out, n, flt, seed, user_id, item_id)
+        return out
+
+    def _passing(self, flt, store, codes, scores, n, user_id, item_id):
+        """The candidates passing the filter, enough of them for ``n`` (best first)."""
+        if flt[2]:
+            ok = self.allowed(flt, store, codes, user_id, item_id)
+            return codes[ok], scores[ok]
+        # a per-user filter costs a query: ask about the best few first, the rest if needed
+        head = min(len(codes), max(4 * n, 100))
+        ok = self.allowed(flt, store, codes[:head], user_id, item_id)
+        if ok.sum() < n and head < len(codes):
+            ok = np.concatenate((ok, self.allowed(flt, store, codes[head:], user_id, item_id)))
+            return codes[ok], scores[ok]
+        return codes[:head][ok], scores[:head][ok]
+
+    def _promoted(self, ep, store, codes, scores, n, flt, promotions, seed, related, user_id, item_id):
+        """Personalize's promotions: ceil(n * pct / 100) slots for the best items of a filter.
+
+        Promoted items keep their order among themselves and take random positions among
+        the others (reproducible with ``seed``); the request's filter applies to the others.
+        """
+        from .catalog import check_name
+        if not isinstance(promotions, list) or len(promotions) != 1 or not isinstance(promotions[0], dict):
+            raise InvalidInput("promotions must be a list with exactly one promotion (Personalize's limit)")
+        promo = promotions[0]
+        name = check_name(promo.get("name"), "promotion")
+        pct = promo.get("percentPromotedItems")
+        if isinstance(pct, bool) or not isinstance(pct, int) or not 1 <= pct <= 100:
+            raise InvalidInput(f"percentPromotedItems must be an integer from 1 to 100, got {pct!r}")
+        promo_filter = promo.get("filterArn") or promo.get("filter")
+        if not promo_filter:
+            raise InvalidInput("a promotion needs a filterArn (or filter) naming its filter")
+        k = -(-n * pct // 100)
+        promo_flt = self._filter(promo_filter, ep.group, promo.get("filterValues"), related, prefix="q")
+        promo_ok = self.allowed(promo_flt, store, codes, user_id, item_id)
+        picked = np.flatnonzero(promo_ok)[:k]
+        rest_ok = self.allowed(flt, store, codes, user_id, item_id) if flt is not None \
+            else np.ones(len(codes), dtype=bool)
+        rest_ok[picked] = False
+        others = np.flatnonzero(rest_ok)[: n - len(picked)]
+        promoted = [{"itemId": i, "score": float(s), "promotionName": name}
+                    for i, s in zip(store.vocab.strings(codes[picked]), scores[picked])]
+        rest = [{"itemId": i, "score": float(s)} for i, s in zip(store.vocab.strings(codes[others]), scores[others])]
+        total = len(promoted) + len(rest)
+        slots = sorted(random.Random(seed).sample(range(total), len(promoted)))
+        merged, p, o = [], iter(promoted), iter(rest)
+        for position in range(total):
+            merged.append(next(p) if slots and position == slots[0] else next(o))
+            if slots and position == slots[0]:
+                slots.pop(0)
+        return merged
+
+    # -- exploration ----------------------------------------------------------------
+
+    def _exploration(self, ep: Endpoint):
+        """(weight, age cut-off days, cold interactions, reference time or None), or None."""
+        if "exploration" not in ep.extra:
+            pp = self.pp
+            rec = pp.catalog.get(ep.kind, ep.arn)
+            version = pp.catalog.get("solution-version", ep.version_arn)
+            ep.extra["exploration"] = exploration_settings(ep.kind, rec, version)
+        settings = ep.extra["exploration"]
+        if settings is None:
+            return None
+        weight, age, cold_max, current_time = settings
+        return weight, age, cold_max, int(time.time()) if current_time else None
+
+    def _explore(self, ep, store, served, history, items: list[dict], n: int, flt, seed, user_id, item_id):
+        """Give ``round(n * weight / 2)`` slots of ``items`` to cold items (see README)."""
+        settings = self._exploration(ep)
+        if settings is None:
+            return items[:n]
+        weight, age_days, cold_max, reference = settings
+        k = min(n, int(math.floor(n * weight / 2 + 0.5)))
+        if k == 0:
+            return items[:n]
+        pm = served.model
+        newest = reference
+        if newest is None:
+            seen_times = pm.last_seen[pm.last_seen != np.iinfo(np.int64).min]
+            newest = int(seen_times.max()) if len(seen_times) else None
+        cold = pm.catalogue_counts <= cold_max
+        made = pm.created != np.iinfo(np.int64).min
+        if newest is not None:
+            cold &= ~made | (pm.created >= newest - age_days * 86400.0)
+        else:
+            cold &= ~made
+        codes = pm._maps["catalogue"][cold]
+        seen = np.unique(history.items) if history is not None and history.has_events else np.zeros(0, np.int64)
+        taken = store.vocab.known([i["itemId"] for i in items[:n]])
+        codes = codes[~np.isin(codes, seen) & ~np.isin(codes, taken)]
+        if flt is not None and len(codes):
+            codes = codes[self.allowed(flt, store, codes, user_id, item_id)]
+        # cold items in id order, as the SQL it replaces listed them: the seeded random
+        # tie-break below then picks the same items
+        names = store.vocab.strings(codes)
+        order = np.argsort(names.astype(str), kind="stable")
+        codes, names = codes[order], names[order]
+        relevance = served.recipe.scorer.exploration_relevance(pm, seen, codes, store.shown_counts)
+        rng = random.Random(seed)
+        ranked = sorted(zip(names, relevance), key=lambda r: (-r[1], rng.random()))[:k]
+        explored = [{"itemId": item, "score": 0.0, "reason": ["Exploration"]} for item, _rel in ranked]
+        kept = items[: n - len(explored)]
+        slots = sorted(rng.sample(range(len(kept) + len(explored)), len(explored)))
+        out, e, o = [], iter(explored), iter(kept)
+        for pos in range(len(kept) + len(explored)):
+            out.append(next(e) if pos in slots else next(o))
+        return out
+
+    # -- implicit impressions -------------------------------------------------------
+
+    def log(self, ep: Endpoint, user_id, items: list[dict], rid: str) -> None:
+        """Remember a User-Personalization list whose later events count its items as shown."""
+        if self.pp.read_only or not ep.recipe.logs_recommendations or user_id is None or not items:
+            return
+        store, _served = self._parts(ep)
+        if not store.has_recommendation_id:
+            return
+        ids = [i["itemId"] for i in items]
+        store.log(rid, ids)
+        state = self.state
+        with state.lock:
+            if not state.pending_log:
+                state.log_since = time.monotonic()
+            state.pending_log.append((rid, ep.group, user_id, ids))
+            due = len(state.pending_log) >= LOG_BATCH or time.monotonic() - state.log_since > LOG_SECONDS
+        if due:
+            self.flush_log()
+
+    def flush_log(self) -> None:
+        """Write the remembered lists to ``recommendation_log`` (one transaction)."""
+        if self.state.pending_log and not self.pp.read_only:
+            with self.pp._transaction(changes=False):
+                self.write_log(self.pp.con)
+
+    def write_log(self, con) -> None:
+        """Inside a write transaction: every write first writes the lists remembered so far,
+        so the file has them before any event that names one."""
+        state = self.state
+        with state.lock:
+            rows, state.pending_log = state.pending_log, []
+        if rows:
+            con.executemany("INSERT INTO pypersonalize.recommendation_log VALUES ($1, $2, $3, $4, now())", rows)
+
+    # -- Personalized-Ranking and batches ---------------------------------------------
+
+    def rank(self, ep: Endpoint, user_id: str, input_list: list[str], context, filter, filter_values):
+        store, served = self._parts(ep)
+        items = list(dict.fromkeys(input_list))
+        codes = store.vocab.codes(items)
+        if filter is not None:
+            flt = self._filter(filter, ep.group, filter_values, False)
+            ok = self.allowed(flt, store, codes, user_id, None)
+            items = [i for i, keep in zip(items, ok) if keep]
+            codes = codes[ok]
+        elif filter_values:
+            raise InvalidInput("filter_values given without a filter")
+        popularity = dict(zip(served.popular.tolist(), served.popular_scores.tolist()))
+        request = Request(store.history(user_id), None, context)
+        return served.recipe.scorer.rank(served.model, request, items, codes, popularity)
+
+    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 1024):
+        """(user index, rank, item code, score) arrays for many users, no filter."""
+        store, served = self._parts(ep)
+        users, ranks, items, scores = [], [], [], []
+        for start in range(0, len(user_ids), chunk):
+            part = user_ids[start:start + chunk]
+            histories = [store.history(u) for u in part]
+            excluded = [_excluded(ep, store, h, None) for h in histories]
+            limit = n + max((len(e) for e in excluded), default=0)
+            ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None) for h in histories], limit)
+            for k, (r, ex) in enumerate(zip(ranked, excluded)):
+                codes, sc = _candidates(served, r)
+                if len(ex):
+                    keep = ~np.isin(codes, ex)
+                    codes, sc = codes[keep], sc[keep]
+                codes, sc = codes[:n], sc[:n]
+                users.append(np.full(len(codes), start + k))
+                ranks.append(np.arange(1, len(codes) + 1))
+                items.append(codes)
+                scores.append(sc)
+        if not users:
+            return store, (np.zeros(0, np.int64),) * 3 + (np.zeros(0),)
+        return store, (np.concatenate(users), np.concatenate(ranks), np.concatenate(items), np.concatenate(scores))
+
+
+def exploration_settings(kind: str, rec, version) -> tuple | None:
+    """An endpoint's exploration: (weight, age cut-off days, cold interactions, count from now).
+
+    HRNN-Coldstart's cold items are its ``cold_start_*`` settings: created within
+    ``cold_start_max_duration`` days of the newest item or of now."""
+    from .numbers import finite
+    hp = version.config["hyperparameters"]
+    if "exploration_weight" not in hp:
+        return None
+    config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
+    explore = config.get("itemExplorationConfig") or {}
+    weight = finite(explore.get("explorationWeight", hp["exploration_weight"]),
+                    f"{kind} {rec.name!r}: explorationWeight")
+    age = finite(explore.get("explorationItemAgeCutOff",
+                             hp.get("cold_start_max_duration", hp["exploration_item_age_cut_off"])),
+                 f"{kind} {rec.name!r}: explorationItemAgeCutOff")
+    if weight <= 0:
+        return None
+    return weight, age, int(hp.get("cold_start_max_interactions", 15)), \
+        hp.get("cold_start_relative_from") == "currentTime"
+
+
+__all__ = ["EngineState", "Pipeline", "attach", "detach"]

@@ -1,0 +1,386 @@
+"""The User-Personalization family in memory: one loader and one scorer for many requests.
+
+``read_model`` turns a version's model rows into arrays (serving and UPDATE training both
+use it); :class:`PersonalScorer` binds them to a dataset group's item vocabulary and
+scores requests from the users' current histories. The numbers are those of
+``sql/recipes/user_personalization/candidates.sql`` (``pp_personal_scores``): per user,
+
+    raw = s/max|s| + history_weight * l/max|l| + metadata_weight * m/max|m|
+          + context_weight * context lift + user_weight * attribute lift
+          - impression_weight * ln(1 + times shown and not chosen)
+
+with ``s`` the sequence part over the last ``bptt`` events, ``l`` the whole-history factor
+part and ``m`` the metadata-token part (see ``seqmodel.py``); a user with no event of a
+model item but with attributes that say something is scored naive-Bayes style,
+``temperature * (ln P(item) + attribute lift + context_weight * context lift)``. Scores
+are ``softmax(raw / temperature)`` over the model's items; ties rank by item id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import InvalidInput
+from .base import Ranked, Request
+from .seqmodel import Model
+
+NONE = np.iinfo(np.int64).min      # a missing time in the int64 arrays
+
+
+@dataclass
+class PersonalModel:
+    """One version's model rows as arrays (items in ``items`` order)."""
+
+    items: np.ndarray                 # item ids (object), model index order
+    model: Model                      # transitions B, factors P_in / P_out, decay, bptt, ...
+    event_weights: dict               # event type -> weight
+    context_weight: float
+    impression_weight: float
+    metadata_weight: float
+    user_weight: float
+    lifts: dict                       # (field, value) -> (model indices, lifts), context fields
+    user_lifts: dict                  # ("Users.<F>", value) -> (model indices, lifts)
+    token_items: np.ndarray           # item ids with metadata (object), rows of ``tokens``
+    tokens: sp.csr_matrix             # token items x tokens
+    model_tokens: sp.csr_matrix       # model items x tokens
+    popularity: np.ndarray            # training interactions per model item
+    catalogue: np.ndarray             # every item of the version's catalogue (model_items), by id
+    catalogue_counts: np.ndarray      # its training interactions
+    created: np.ndarray               # CREATION_TIMESTAMP (else first interaction), NONE if unknown
+    last_seen: np.ndarray
+    # filled by bind(): the serving vocabulary's view of the model
+    vocab_ids: np.ndarray | None = None        # vocab code of each model item
+    name_rank: np.ndarray | None = None        # rank of each model item's id in sorted order
+    _maps: dict = field(default_factory=dict)
+
+    @property
+    def index(self) -> dict:
+        if "index" not in self._maps:
+            self._maps["index"] = {item: i for i, item in enumerate(self.items)}
+        return self._maps["index"]
+
+
+def _lift_table(frame: pd.DataFrame, index: dict) -> dict:
+    out = {}
+    if not len(frame):
+        return out
+    frame = frame.assign(m=frame["item"].map(index))
+    for (fld, value), part in frame.groupby(["field", "value"], sort=False):
+        out[(fld, value)] = (part["m"].to_numpy(dtype=np.int64), part["lift"].to_numpy(dtype=np.float64))
+    return out
+
+
+def read_model(con, version_arn: str) -> PersonalModel:
+    """A User-Personalization version's rows, as arrays keyed by item id (no vocabulary)."""
+    params = con.execute("SELECT bptt, decay, history_weight, temperature, context_weight, impression_weight, "
+                         "metadata_weight, user_weight "
+                         "FROM pypersonalize.personal_params WHERE version_arn = $v",
+                         {"v": version_arn}).fetchall()
+    if not params:
+        raise InvalidInput(f"{version_arn} is not a User-Personalization model")
+    bptt, decay, hw, temperature, cw, iw, mw, uw = params[0]
+    f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
+                    "ORDER BY item, dim", {"v": version_arn}).fetchnumpy()
+    item_col = np.asarray(f["item"], dtype=object)
+    dims = np.asarray(f["dim"], dtype=np.int64)
+    items = item_col[dims == 0] if len(dims) else np.zeros(0, dtype=object)
+    rank = int(dims.max()) + 1 if len(dims) else 0
+    factors = np.asarray(f["value"], dtype=np.float64).reshape(len(items), rank)
+    factors_out = np.asarray(f["value_out"], dtype=np.float64).reshape(len(items), rank)
+    index = {item: i for i, item in enumerate(items)}
+    t = con.execute("SELECT item, next_item, weight FROM pypersonalize.item_transitions WHERE version_arn = $v",
+                    {"v": version_arn}).df()
+    rows = t["item"].map(index)
+    cols = t["next_item"].map(index)
+    ok = (rows.notna() & cols.notna()).to_numpy()
+    transitions = sp.csr_matrix((t["weight"].to_numpy(dtype=np.float64)[ok],
+                                 (rows[ok].to_numpy(dtype=np.int64), cols[ok].to_numpy(dtype=np.int64))),
+                                shape=(len(items), len(items)))
+    weights = dict(con.execute("SELECT event_type, weight FROM pypersonalize.event_weights WHERE version_arn = $v",
+                               {"v": version_arn}).fetchall())
+    lifts = con.execute("SELECT field, value, item, lift FROM pypersonalize.context_lift WHERE version_arn = $v",
+                        {"v": version_arn}).df()
+    # lifts of items the model left out (e.g. only heavy users had them) score nothing
+    lifts = lifts[lifts["item"].isin(index)]
+    users = lifts["field"].str.startswith("Users.")
+    tok = con.execute("SELECT item, token, weight FROM pypersonalize.item_tokens WHERE version_arn = $v",
+                      {"v": version_arn}).df()
+    codes, names = pd.factorize(tok["token"])
+    token_rows, token_items = pd.factorize(tok["item"])
+    tokens = sp.csr_matrix((tok["weight"].to_numpy(dtype=np.float64), (token_rows, codes)),
+                           shape=(len(token_items), max(len(names), 1)))
+    token_index = {item: i for i, item in enumerate(token_items)}
+    pick = np.array([token_index.get(i, -1) for i in items], dtype=np.int64)
+    select = sp.csr_matrix((np.ones(int((pick >= 0).sum())), (np.flatnonzero(pick >= 0), pick[pick >= 0])),
+                           shape=(len(items), len(token_items)))
+    cat = con.execute("SELECT item, interactions, coalesce(created, 0) AS made, created IS NULL AS no_made, "
+                      "coalesce(last_seen, 0) AS seen, last_seen IS NULL AS no_seen "
+                      "FROM pypersonalize.model_items WHERE version_arn = $v ORDER BY item",
+                      {"v": version_arn}).fetchnumpy()
+    catalogue = np.asarray(cat["item"], dtype=object)
+    counts = np.asarray(cat["interactions"], dtype=np.float64)
+    created = np.where(np.asarray(cat["no_made"], dtype=bool), NONE, np.asarray(cat["made"], dtype=np.int64))
+    last_seen = np.where(np.asarray(cat["no_seen"], dtype=bool), NONE, np.asarray(cat["seen"], dtype=np.int64))
+    popularity = np.zeros(len(items))
+    where = np.array([index.get(i, -1) for i in catalogue], dtype=np.int64)
+    popularity[where[where >= 0]] = counts[where >= 0]
+    model = Model(transitions, factors, decay, bptt, hw, temperature, factors_out)
+    return PersonalModel(items, model, weights, cw, iw, mw, uw, _lift_table(lifts[~users], index),
+                         _lift_table(lifts[users], index), np.asarray(token_items, dtype=object), tokens,
+                         (select @ tokens).tocsr(), popularity, catalogue, counts, created, last_seen)
+
+
+def _gather(csr: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, out_rows: np.ndarray,
+            n_out: int) -> np.ndarray:
+    """Dense ``n_out x csr.shape[1]``: out[out_rows[e]] += weights[e] * csr[rows[e]]."""
+    width = csr.shape[1]
+    starts = csr.indptr[rows]
+    lengths = csr.indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros((n_out, width))
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(total)
+    keys = np.repeat(out_rows, lengths) * width + csr.indices[offsets]
+    vals = csr.data[offsets] * np.repeat(weights, lengths)
+    return np.bincount(keys, weights=vals, minlength=n_out * width).reshape(n_out, width)
+
+
+def _scaled(s: np.ndarray) -> np.ndarray:
+    top = np.abs(s).max(axis=1, keepdims=True) if s.shape[1] else np.zeros((s.shape[0], 1))
+    return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
+
+
+class PersonalScorer:
+    """The scorer of the User-Personalization family (see the module docstring)."""
+
+    def load(self, con, version_arn: str, vocab) -> PersonalModel:
+        pm = read_model(con, version_arn)
+        pm.vocab_ids = vocab.codes(list(pm.items))
+        pm.name_rank = np.argsort(np.argsort(pm.items.astype(str), kind="stable"), kind="stable")
+        pm._maps["vocab"] = vocab
+        pm._maps["token_items"] = vocab.codes(list(pm.token_items))
+        pm._maps["catalogue"] = vocab.codes(list(pm.catalogue))
+        return pm
+
+    # -- vocabulary views (extended when the vocabulary grew) -------------------------
+
+    @staticmethod
+    def _view(pm: PersonalModel, key: str, targets: np.ndarray) -> np.ndarray:
+        """vocab code -> index into ``targets`` (vocab codes), -1 when absent."""
+        vocab = pm._maps["vocab"]
+        view = pm._maps.get(key)
+        if view is None or len(view) < len(vocab):
+            view = np.full(len(vocab), -1, dtype=np.int64)
+            view[targets] = np.arange(len(targets))
+            pm._maps[key] = view
+        return view
+
+    def _model_of(self, pm: PersonalModel, codes: np.ndarray) -> np.ndarray:
+        view = self._view(pm, "model_of", pm.vocab_ids)
+        out = np.full(len(codes), -1, dtype=np.int64)
+        inside = codes < len(view)
+        out[inside] = view[codes[inside]]
+        return out
+
+    def _token_of(self, pm: PersonalModel, codes: np.ndarray) -> np.ndarray:
+        view = self._view(pm, "token_of", pm._maps["token_items"])
+        out = np.full(len(codes), -1, dtype=np.int64)
+        inside = codes < len(view)
+        out[inside] = view[codes[inside]]
+        return out
+
+    @staticmethod
+    def _type_weights(pm: PersonalModel, type_names: list[str]) -> np.ndarray:
+        """Weight per event-type code (last entry: no type)."""
+        cached = pm._maps.get("type_weights")
+        if cached is None or len(cached) != len(type_names) + 1:
+            cached = np.array([pm.event_weights.get(t, 1.0) for t in type_names] + [1.0])
+            pm._maps["type_weights"] = cached
+        return cached
+
+    # -- scoring ----------------------------------------------------------------------
+
+    def raw_scores(self, pm: PersonalModel, requests: list[Request]) -> tuple[np.ndarray, np.ndarray]:
+        """(raw scores: requests x model items, scored: which requests get personal rows)."""
+        m = pm.model
+        n, r_count = len(pm.items), len(requests)
+        names = next((r.history.type_names for r in requests if r.history is not None), [])
+        tw = self._type_weights(pm, names)
+        seq_e, seq_u, seq_w = [], [], []
+        x_e, x_u, x_w = [], [], []
+        t_e, t_u, t_w = [], [], []
+        shown_u, shown_m = [], []
+        has = np.zeros(r_count, dtype=bool)
+        for k, req in enumerate(requests):
+            h = req.history
+            if h is None or not h.has_events:
+                continue
+            mi = self._model_of(pm, h.items)
+            ew = tw[h.types]
+            inside = mi >= 0
+            if not inside.any():
+                continue
+            has[k] = True
+            length = len(mi)
+            pos = np.arange(length - 1, -1, -1)
+            win = inside & (pos < m.bptt)
+            seq_e.append(mi[win])
+            seq_u.append(np.full(int(win.sum()), k))
+            seq_w.append(ew[win] * m.decay ** pos[win])
+            # x: the largest weight of each item (a film watched twice is not twice the evidence)
+            xi, xw = _max_per_item(mi[inside], ew[inside])
+            x_e.append(xi)
+            x_u.append(np.full(len(xi), k))
+            x_w.append(xw)
+            ti = self._token_of(pm, h.items)
+            ti_in = ti >= 0
+            if ti_in.any():
+                ti, tw_ = _max_per_item(ti[ti_in], ew[ti_in])
+                t_e.append(ti)
+                t_u.append(np.full(len(ti), k))
+                t_w.append(tw_)
+            if h.impressions and pm.impression_weight:
+                shown = np.concatenate(h.impressions)
+                shown = shown[~np.isin(shown, h.items)]
+                sm = self._model_of(pm, shown)
+                shown_m.append(sm[sm >= 0])
+                shown_u.append(np.full(int((sm >= 0).sum()), k))
+        out = np.zeros((r_count, n))
+        if has.any():
+            cat = np.concatenate
+            seq = _gather(m.transitions, cat(seq_e), cat(seq_w), cat(seq_u), r_count)
+            xe, xu, xw = cat(x_e), cat(x_u), cat(x_w)
+            user_vec = np.zeros((r_count, m.factors.shape[1]))
+            np.add.at(user_vec, xu, m.factors[xe] * xw[:, None])
+            hist = user_vec @ m.out.T
+            out = _scaled(seq) + m.history_weight * _scaled(hist)
+            if pm.metadata_weight and pm.tokens.nnz and t_e:
+                profile = _gather(pm.tokens, cat(t_e), cat(t_w), cat(t_u), r_count)
+                meta = np.asarray(pm.model_tokens @ profile.T).T
+                out = out + pm.metadata_weight * _scaled(meta)
+            if shown_u:
+                times = np.zeros((r_count, n))
+                np.add.at(times, (cat(shown_u), cat(shown_m)), 1.0)
+                out = out - pm.impression_weight * np.log1p(times)
+        described = np.zeros(r_count, dtype=bool)
+        prior = None
+        for k, req in enumerate(requests):
+            ctx = _lift_sum(pm.lifts, (req.context or {}).items(), n)
+            attrs = _lift_sum(pm.user_lifts, (("Users." + f, v) for f, v in
+                                              (req.history.attributes if req.history else ())), n)
+            if has[k]:
+                if ctx is not None:
+                    out[k] += pm.context_weight * ctx
+                if attrs is not None:
+                    out[k] += pm.user_weight * attrs
+            elif attrs is not None:
+                described[k] = True
+                if prior is None:
+                    prior = np.log((pm.popularity + 1.0) / (pm.popularity + 1.0).sum())
+                out[k] = m.temperature * (prior + attrs + (pm.context_weight * ctx if ctx is not None else 0.0))
+        return out, has | described
+
+    def probabilities(self, pm: PersonalModel, raw: np.ndarray) -> np.ndarray:
+        z = (raw - raw.max(axis=1, keepdims=True)) / pm.model.temperature
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def recommend(self, pm: PersonalModel, requests: list[Request], limit: int | None) -> list[Ranked]:
+        raw, scored = self.raw_scores(pm, requests)
+        out = []
+        n = len(pm.items)
+        for k in range(len(requests)):
+            if not scored[k]:
+                out.append(Ranked(np.zeros(0, dtype=np.int64), np.zeros(0)))
+                continue
+            row = raw[k]
+            pick = _top(row, pm.name_rank, limit)
+            z = (row - row.max()) / pm.model.temperature
+            e = np.exp(z)
+            probs = e[pick] / e.sum()
+            out.append(Ranked(pm.vocab_ids[pick], probs, universe=pm.vocab_ids if len(pick) < n else None))
+        return out
+
+
+    def rank(self, pm: PersonalModel, request: Request, items: list[str], codes: np.ndarray,
+             popularity: dict) -> list[tuple[str, float]]:
+        """Personalize's GetPersonalizedRanking of ``items`` (``codes`` their vocabulary codes).
+
+        Items the model scores get a softmax of raw / temperature over the list; items it
+        cannot score but that are popular get ln(popularity) in its place (a user without
+        history is ranked by popularity); the rest go last in input order with score 0.
+        """
+        raw, scored = self.raw_scores(pm, [request])
+        mi = self._model_of(pm, codes)
+        has_raw = (mi >= 0) & bool(scored[0])
+        pop = np.array([popularity.get(int(c), np.nan) for c in codes])
+        known = has_raw | ~np.isnan(pop)
+        z = np.full(len(codes), np.nan)
+        if has_raw.any():
+            values = raw[0, mi[has_raw]]
+            z[has_raw] = (values - values.max()) / pm.model.temperature
+        use_pop = known & ~has_raw
+        z[use_pop] = np.log(pop[use_pop])
+        weights = np.exp(z[known])
+        score = np.zeros(len(codes))
+        score[known] = weights / weights.sum() if len(weights) else weights
+        pos = np.arange(len(codes))
+        order = np.lexsort((pos, -np.where(known, z, 0.0), ~known))
+        return [(items[i], float(score[i])) for i in order]
+
+    def exploration_relevance(self, pm: PersonalModel, seen: np.ndarray, cold: np.ndarray,
+                              shown: np.ndarray) -> np.ndarray:
+        """How well each cold item's metadata matches the user's history, divided by
+        1 + ln(1 + times it was shown in anybody's impressions) (items shown often are
+        explored less)."""
+        rows = self._token_of(pm, seen)
+        rows = rows[rows >= 0]
+        profile = np.asarray(pm.tokens[rows].sum(axis=0)).ravel() if len(rows) else np.zeros(pm.tokens.shape[1])
+        cold_rows = self._token_of(pm, cold)
+        rel = np.zeros(len(cold))
+        has = cold_rows >= 0
+        if has.any():
+            rel[has] = pm.tokens[cold_rows[has]] @ profile
+        times = np.zeros(len(cold))
+        inside = cold < len(shown)
+        times[inside] = shown[cold[inside]]
+        return rel / (1 + np.log1p(times))
+
+
+def _max_per_item(items: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((-weights, items))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = items[order][1:] != items[order][:-1]
+    pick = order[first]
+    return items[pick], weights[pick]
+
+
+def _lift_sum(table: dict, keys, n: int) -> np.ndarray | None:
+    """Sum of the lifts of the matching (field, value) keys, None when nothing matches."""
+    out = None
+    for key in keys:
+        hit = table.get(key)
+        if hit is not None:
+            if out is None:
+                out = np.zeros(n)
+            np.add.at(out, hit[0], hit[1])
+    return out
+
+
+def _top(row: np.ndarray, name_rank: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of the ``limit`` best of ``row`` (all when None), best first, ties by item id."""
+    n = len(row)
+    if limit is not None and limit < n:
+        part = np.argpartition(-row, limit - 1)[:limit]
+        cut = row[part].min()
+        pick = np.flatnonzero(row >= cut)        # every item tied with the last one kept
+    else:
+        pick = np.arange(n)
+    return pick[np.lexsort((name_rank[pick], -row[pick]))]
+
+
+__all__ = ["PersonalModel", "PersonalScorer", "read_model"]
