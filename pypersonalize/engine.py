@@ -195,6 +195,21 @@ def _excluded(ep: Endpoint, store: HistoryStore, history, item: int | None) -> n
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
+def _recent_items(store: HistoryStore, history, types, window: int) -> np.ndarray:
+    """Items of the user's ``window`` most recent events of each event type (case-insensitive),
+    of the types in ``types`` (None: every type), as an Interactions filter reads them."""
+    if history is None or not history.has_events:
+        return np.zeros(0, dtype=np.int64)
+    lowered = np.array([t.lower() for t in store.type_names] + [""], dtype=object)[history.types]
+    picked = []
+    for name in set(lowered.tolist()):
+        if types is not None and name not in types:
+            continue
+        rows = np.flatnonzero(lowered == name)[-window:]
+        picked.append(history.items[rows])
+    return np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+
+
 def _candidates(served: Served, ranked) -> tuple[np.ndarray, np.ndarray]:
     """The recipe's own candidates, then the popular items they do not cover."""
     if ranked.universe is not None:
@@ -258,30 +273,47 @@ class Pipeline:
             while len(self.state.filters) > MAX_FILTERS:
                 self.state.filters.popitem(last=False)
 
-    def allowed(self, flt, store: HistoryStore, codes: np.ndarray, user_id, item_id) -> np.ndarray:
-        """Which of ``codes`` pass the compiled filter ``flt``."""
-        predicate, params, static = flt
+    def allowed(self, flt, store: HistoryStore, codes: np.ndarray, user_id, item_id,
+                history=None) -> np.ndarray:
+        """Which of ``codes`` pass the compiled filter ``flt`` (a filters.RequestFilter)."""
         if not len(codes):
             return np.zeros(0, dtype=bool)
-        if static:
-            key = ("mask", predicate, json.dumps(params, sort_keys=True, default=str), store.group,
-                   self.state.data_stamps.get(store.group, 0))
-            mask = self.state.filters.get(key)
-            if mask is None or len(mask) < len(store.vocab) or codes.max() >= len(mask):
-                everything = np.arange(len(store.vocab), dtype=np.int64)
-                mask = self._run_filter(predicate, params, store, everything, None, None)
-                self._remember(key, mask)
-            return mask[codes]
-        return self._run_filter(predicate, params, store, codes, user_id, item_id)
+        if flt.parts is not None:
+            include, exclude = None, np.zeros(len(codes), dtype=bool)
+            for part in flt.parts:
+                if part.predicate is not None:
+                    member = self._static(part.predicate, part.params, store, codes)
+                else:
+                    member = np.isin(codes, _recent_items(store, history, part.event_types, part.window))
+                if part.action == "INCLUDE":
+                    include = member if include is None else include | member
+                else:
+                    exclude |= member
+            return (np.ones(len(codes), dtype=bool) if include is None else include) & ~exclude
+        if flt.static:
+            return self._static(flt.predicate, flt.params, store, codes)
+        return self._run_filter(flt.predicate, flt.params, store, codes, user_id, item_id)
 
-    def _run_filter(self, predicate: str, params: dict, store: HistoryStore, codes: np.ndarray,
-                    user_id, item_id) -> np.ndarray:
+    def _static(self, predicate: str, params: dict, store: HistoryStore, codes: np.ndarray) -> np.ndarray:
+        """A user-independent predicate's verdict on every item, computed once per data stamp."""
+        key = ("mask", predicate, json.dumps(params, sort_keys=True, default=str), store.group,
+               self.state.data_stamps.get(store.group, 0))
+        mask = self.state.filters.get(key)
+        if mask is None or codes.max() >= len(mask):
+            everything = np.arange(len(store.vocab), dtype=np.int64)
+            mask = self._run_filter(predicate, params, store, everything, None, None)
+            self._remember(key, mask)
+        return mask[codes]
+
+    def _run_filter(self, predicate: str, params: dict, store: HistoryStore, codes, user_id, item_id,
+                    names: list[str] | None = None) -> np.ndarray:
+        """One query: which of the items (``codes``, or ids ``names``) pass ``predicate``."""
         sql = (f"SELECT r.i FROM (SELECT unnest($pp_items::VARCHAR[]) AS item_id, "
                f"unnest(range(len($pp_items::VARCHAR[]))) AS i) r WHERE {predicate}")
-        bound = used_params(sql, {"pp_items": list(store.vocab.strings(codes)), **params,
-                                  "user_id": user_id, "item_id": item_id})
+        names = list(store.vocab.strings(codes)) if names is None else names
+        bound = used_params(sql, {"pp_items": names, **params, "user_id": user_id, "item_id": item_id})
         passed = np.array([i for (i,) in self.pp.con.execute(sql, bound).fetchall()], dtype=np.int64)
-        out = np.zeros(len(codes), dtype=bool)
+        out = np.zeros(len(names), dtype=bool)
         out[passed] = True
         return out
 
@@ -307,30 +339,31 @@ class Pipeline:
             keep = ~np.isin(codes, excluded)
             codes, scores = codes[keep], scores[keep]
         if promotions:
-            out = self._promoted(ep, store, codes, scores, n, flt, promotions, seed, related, user_id, item_id)
+            out = self._promoted(ep, store, codes, scores, n, flt, promotions, seed, related, user_id, item_id,
+                                 history)
         else:
             if flt is not None:
-                codes, scores = self._passing(flt, store, codes, scores, n, user_id, item_id)
+                codes, scores = self._passing(flt, store, codes, scores, n, user_id, item_id, history)
             names = store.vocab.strings(codes[:n])
             out = [{"itemId": i, "score": float(s)} for i, s in zip(names, scores[:n])]
         if ep.recipe.explores and user_id is not None:
             out = self._explore(ep, store, served, history, out, n, flt, seed, user_id, item_id)
         return out
 
-    def _passing(self, flt, store, codes, scores, n, user_id, item_id):
+    def _passing(self, flt, store, codes, scores, n, user_id, item_id, history):
         """The candidates passing the filter, enough of them for ``n`` (best first)."""
-        if flt[2]:
-            ok = self.allowed(flt, store, codes, user_id, item_id)
+        if flt.static or flt.parts is not None:
+            ok = self.allowed(flt, store, codes, user_id, item_id, history)
             return codes[ok], scores[ok]
         # a per-user filter costs a query: ask about the best few first, the rest if needed
         head = min(len(codes), max(4 * n, 100))
-        ok = self.allowed(flt, store, codes[:head], user_id, item_id)
+        ok = self.allowed(flt, store, codes[:head], user_id, item_id, history)
         if ok.sum() < n and head < len(codes):
-            ok = np.concatenate((ok, self.allowed(flt, store, codes[head:], user_id, item_id)))
+            ok = np.concatenate((ok, self.allowed(flt, store, codes[head:], user_id, item_id, history)))
             return codes[ok], scores[ok]
         return codes[:head][ok], scores[:head][ok]
 
-    def _promoted(self, ep, store, codes, scores, n, flt, promotions, seed, related, user_id, item_id):
+    def _promoted(self, ep, store, codes, scores, n, flt, promotions, seed, related, user_id, item_id, history):
         """Personalize's promotions: ceil(n * pct / 100) slots for the best items of a filter.
 
         Promoted items keep their order among themselves and take random positions among
@@ -349,9 +382,9 @@ class Pipeline:
             raise InvalidInput("a promotion needs a filterArn (or filter) naming its filter")
         k = -(-n * pct // 100)
         promo_flt = self._filter(promo_filter, ep.group, promo.get("filterValues"), related, prefix="q")
-        promo_ok = self.allowed(promo_flt, store, codes, user_id, item_id)
+        promo_ok = self.allowed(promo_flt, store, codes, user_id, item_id, history)
         picked = np.flatnonzero(promo_ok)[:k]
-        rest_ok = self.allowed(flt, store, codes, user_id, item_id) if flt is not None \
+        rest_ok = self.allowed(flt, store, codes, user_id, item_id, history) if flt is not None \
             else np.ones(len(codes), dtype=bool)
         rest_ok[picked] = False
         others = np.flatnonzero(rest_ok)[: n - len(picked)]
@@ -407,7 +440,7 @@ class Pipeline:
         taken = store.vocab.known([i["itemId"] for i in items[:n]])
         codes = codes[~np.isin(codes, seen) & ~np.isin(codes, taken)]
         if flt is not None and len(codes):
-            codes = codes[self.allowed(flt, store, codes, user_id, item_id)]
+            codes = codes[self.allowed(flt, store, codes, user_id, item_id, history)]
         # cold items in id order, as the SQL it replaces listed them: the seeded random
         # tie-break below then picks the same items
         names = store.vocab.strings(codes)
@@ -464,16 +497,22 @@ class Pipeline:
     def rank(self, ep: Endpoint, user_id: str, input_list: list[str], context, filter, filter_values):
         store, served = self._parts(ep)
         items = list(dict.fromkeys(input_list))
-        codes = store.vocab.codes(items)
+        codes = store.vocab.known(items)          # ids from a request never grow the vocabulary
+        history = store.history(user_id)
         if filter is not None:
             flt = self._filter(filter, ep.group, filter_values, False)
-            ok = self.allowed(flt, store, codes, user_id, None)
+            known = codes >= 0
+            ok = np.zeros(len(codes), dtype=bool)
+            ok[known] = self.allowed(flt, store, codes[known], user_id, None, history)
+            if not known.all():      # ids we never saw (an Items filter may still pass them)
+                unknown = [i for i, k in zip(items, known) if not k]
+                ok[~known] = self._run_filter(flt.predicate, flt.params, store, None, user_id, None, unknown)
             items = [i for i, keep in zip(items, ok) if keep]
             codes = codes[ok]
         elif filter_values:
             raise InvalidInput("filter_values given without a filter")
         popularity = dict(zip(served.popular.tolist(), served.popular_scores.tolist()))
-        request = Request(store.history(user_id), None, context)
+        request = Request(history, None, context)
         return served.recipe.scorer.rank(served.model, request, items, codes, popularity)
 
     def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 1024):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -32,6 +33,44 @@ _KEY = re.compile(r"[A-Za-z0-9_]{1,50}")
 # Parameters of the per-filter SQL macros, spelled so that no schema field can share them.
 MACRO_PARAMS = {"candidate": '"pp#candidate"', "user": '"pp#user"', "item": '"pp#item"',
                 "values": '"pp#values"'}
+
+
+@dataclass(frozen=True)
+class FilterPart:
+    """One expression the engine evaluates itself: an Items predicate (user-independent, so
+    its verdict is cached) or "the user's recent events of these types" (from memory)."""
+
+    action: str                              # INCLUDE | EXCLUDE
+    predicate: str | None = None             # Items expression as an INCLUDE predicate
+    params: dict = field(default_factory=dict)
+    event_types: frozenset | None = None     # lower-cased types; None = any ("*")
+    window: int = INTERACTIONS_WINDOW        # recent events per event type
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """A request's filter: one SQL predicate over candidate ids (``predicate``, ``params``);
+    ``static``: it depends neither on the user nor on the current item; ``parts``: when
+    every expression is an Items expression or an Interactions EVENT_TYPE IN (...) one
+    without IF, the expressions one by one (include-union minus exclude-union), so the
+    engine needs no query for the user's events."""
+
+    predicate: str
+    params: dict
+    static: bool
+    parts: list | None = None
+
+
+def _user_free_items(e: Expression) -> bool:
+    return e.dataset == "Items" and not e.if_conditions and not any(c.other for c in e.conditions)
+
+
+def _event_types(e: Expression):
+    """The condition of an ``Interactions.EVENT_TYPE IN (...)`` expression, else None."""
+    if e.dataset != "Interactions" or e.if_conditions or len(e.clauses) != 1 or len(e.clauses[0]) != 1:
+        return None
+    c = e.clauses[0][0]
+    return c if c.field.name == "EVENT_TYPE" and c.op == "IN" and c.other is None else None
 
 
 def macro_name(filter_name: str) -> str:
@@ -374,16 +413,36 @@ class FiltersAPI:
         return out
 
     def _filter_request(self, filter_ref: str, group_name: str, filter_values, candidate: str,
-                        prefix: str = "p", related: bool = False) -> tuple[str, dict, bool]:
-        """(predicate, parameters, static) of a request's filter; ``static``: the verdict on an
-        item depends neither on the user nor on the current item (only Items expressions
-        without CurrentItem or IF), so it may be computed once per values and data."""
+                        prefix: str = "p", related: bool = False) -> RequestFilter:
+        """A request's filter compiled for the serving engine (see :class:`RequestFilter`)."""
         predicate, params = self._filter_predicate(filter_ref, group_name, filter_values, candidate,
                                                    prefix, related)
-        parsed = parse_filter(self.catalog.get("filter", filter_ref).config["filterExpression"])
-        static = all(e.dataset == "Items" and not e.if_conditions and not any(c.other for c in e.conditions)
-                     for e in parsed.expressions)
-        return predicate, params, static
+        rec = self.catalog.get("filter", filter_ref)
+        parsed = parse_filter(rec.config["filterExpression"])
+        static = all(_user_free_items(e) for e in parsed.expressions)
+        parts = None
+        if all(_user_free_items(e) or _event_types(e) is not None for e in parsed.expressions):
+            schemas = self._schemas_of(self.catalog.get("dataset-group", rec.dataset_group_arn))
+            window = rec.config.get("interactionsWindow", INTERACTIONS_WINDOW)
+            parts = []
+            for e in parsed.expressions:
+                if e.action == "EXCLUDE" and any(p not in (filter_values or {}) for p in e.parameters()):
+                    continue         # skipped without its values, as compile_filter does
+                if _user_free_items(e):
+                    single = Filter(parsed.text, (Expression("INCLUDE", e.target, e.clauses),))
+                    parts.append(FilterPart(e.action, *compile_filter(single, schemas, group_name,
+                                                                      filter_values, candidate, prefix)))
+                else:
+                    c = e.conditions[0]
+                    names: list[str] = []
+                    for v in c.values:
+                        # only the expression's own "*" means any type; a value "*" is a name
+                        names += parse_filter_values(filter_values[v.value], v.value) if v.kind == "param" \
+                            else [str(v.value)]
+                    star = any(v.kind == "star" for v in c.values)
+                    types = None if star else frozenset(t.lower() for t in names)
+                    parts.append(FilterPart(e.action, event_types=types, window=int(window)))
+        return RequestFilter(predicate, params, static, parts)
 
     def _filter_predicate(self, filter_ref: str, group_name: str, filter_values, candidate: str,
                           prefix: str = "p", related: bool = False):

@@ -138,6 +138,9 @@ def _gather(csr: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, out_rows:
             n_out: int) -> np.ndarray:
     """Dense ``n_out x csr.shape[1]``: out[out_rows[e]] += weights[e] * csr[rows[e]]."""
     width = csr.shape[1]
+    if n_out > 4:       # many requests: scipy's sparse product beats the gather below
+        picks = sp.csr_matrix((weights, (out_rows, rows)), shape=(n_out, csr.shape[0]))
+        return (picks @ csr).toarray()
     starts = csr.indptr[rows]
     lengths = csr.indptr[rows + 1] - starts
     total = int(lengths.sum())
@@ -182,14 +185,14 @@ class PersonalScorer:
     def _model_of(self, pm: PersonalModel, codes: np.ndarray) -> np.ndarray:
         view = self._view(pm, "model_of", pm.vocab_ids)
         out = np.full(len(codes), -1, dtype=np.int64)
-        inside = codes < len(view)
+        inside = (codes >= 0) & (codes < len(view))
         out[inside] = view[codes[inside]]
         return out
 
     def _token_of(self, pm: PersonalModel, codes: np.ndarray) -> np.ndarray:
         view = self._view(pm, "token_of", pm._maps["token_items"])
         out = np.full(len(codes), -1, dtype=np.int64)
-        inside = codes < len(view)
+        inside = (codes >= 0) & (codes < len(view))
         out[inside] = view[codes[inside]]
         return out
 
@@ -210,62 +213,55 @@ class PersonalScorer:
         n, r_count = len(pm.items), len(requests)
         names = next((r.history.type_names for r in requests if r.history is not None), [])
         tw = self._type_weights(pm, names)
-        seq_e, seq_u, seq_w = [], [], []
-        x_e, x_u, x_w = [], [], []
-        t_e, t_u, t_w = [], [], []
-        shown_u, shown_m = [], []
-        has = np.zeros(r_count, dtype=bool)
-        for k, req in enumerate(requests):
-            h = req.history
-            if h is None or not h.has_events:
-                continue
-            mi = self._model_of(pm, h.items)
-            ew = tw[h.types]
-            inside = mi >= 0
-            if not inside.any():
-                continue
-            has[k] = True
-            length = len(mi)
-            pos = np.arange(length - 1, -1, -1)
-            win = inside & (pos < m.bptt)
-            seq_e.append(mi[win])
-            seq_u.append(np.full(int(win.sum()), k))
-            seq_w.append(ew[win] * m.decay ** pos[win])
-            # x: the largest weight of each item (a film watched twice is not twice the evidence)
-            xi, xw = _max_per_item(mi[inside], ew[inside])
-            x_e.append(xi)
-            x_u.append(np.full(len(xi), k))
-            x_w.append(xw)
-            ti = self._token_of(pm, h.items)
-            ti_in = ti >= 0
-            if ti_in.any():
-                ti, tw_ = _max_per_item(ti[ti_in], ew[ti_in])
-                t_e.append(ti)
-                t_u.append(np.full(len(ti), k))
-                t_w.append(tw_)
-            if h.impressions and pm.impression_weight:
-                shown = np.concatenate(h.impressions)
-                shown = shown[~np.isin(shown, h.items)]
-                sm = self._model_of(pm, shown)
-                shown_m.append(sm[sm >= 0])
-                shown_u.append(np.full(int((sm >= 0).sum()), k))
+        # every request's events in one set of arrays: req (request), pos (0 = most recent)
+        hists = [r.history if r.history is not None and r.history.has_events else None for r in requests]
+        lengths = np.array([0 if h is None else len(h.items) for h in hists], dtype=np.int64)
         out = np.zeros((r_count, n))
-        if has.any():
+        has = np.zeros(r_count, dtype=bool)
+        if lengths.sum():
             cat = np.concatenate
-            seq = _gather(m.transitions, cat(seq_e), cat(seq_w), cat(seq_u), r_count)
-            xe, xu, xw = cat(x_e), cat(x_u), cat(x_w)
-            user_vec = np.zeros((r_count, m.factors.shape[1]))
-            np.add.at(user_vec, xu, m.factors[xe] * xw[:, None])
+            items = cat([h.items for h in hists if h is not None])
+            types = cat([h.types for h in hists if h is not None])
+            req = np.repeat(np.arange(r_count), lengths)
+            ends = np.cumsum(lengths)
+            pos = np.repeat(ends, lengths) - 1 - np.arange(len(items))
+            mi = self._model_of(pm, items)
+            ew = tw[types]
+            inside = mi >= 0
+            has = np.bincount(req[inside], minlength=r_count) > 0
+        if has.any():
+            win = inside & (pos < m.bptt)
+            seq = _gather(m.transitions, mi[win], ew[win] * m.decay ** pos[win], req[win], r_count)
+            # x: the largest weight of each item (a film watched twice is not twice the evidence)
+            xr, xe, xw = _max_per_key(req[inside], mi[inside], ew[inside])
+            if r_count > 4:
+                user_vec = sp.csr_matrix((xw, (xr, xe)), shape=(r_count, n)) @ m.factors
+            else:       # rows come grouped by request
+                user_vec = np.zeros((r_count, m.factors.shape[1]))
+                first = np.flatnonzero(np.concatenate(([True], xr[1:] != xr[:-1])))
+                user_vec[xr[first]] = np.add.reduceat(m.factors[xe] * xw[:, None], first, axis=0)
             hist = user_vec @ m.out.T
             out = _scaled(seq) + m.history_weight * _scaled(hist)
-            if pm.metadata_weight and pm.tokens.nnz and t_e:
-                profile = _gather(pm.tokens, cat(t_e), cat(t_w), cat(t_u), r_count)
+            ti = self._token_of(pm, items)
+            tin = (ti >= 0) & has[req]
+            if pm.metadata_weight and pm.tokens.nnz and tin.any():
+                tr, te, tw_ = _max_per_key(req[tin], ti[tin], ew[tin])
+                profile = _gather(pm.tokens, te, tw_, tr, r_count)
                 meta = np.asarray(pm.model_tokens @ profile.T).T
                 out = out + pm.metadata_weight * _scaled(meta)
-            if shown_u:
+            shown = [(k, h.impressions) for k, h in enumerate(hists) if h is not None and h.impressions and has[k]]
+            if shown and pm.impression_weight:
+                s_items = cat([cat(imp) for _k, imp in shown])
+                s_req = cat([np.full(sum(len(a) for a in imp), k) for k, imp in shown])
+                # shown and never chosen: not among the user's own items
+                width = max(int(items.max()), int(s_items.max())) + 1
+                chosen = np.isin(s_req * width + s_items, req * width + items)
+                sm = self._model_of(pm, s_items)
+                ok = (sm >= 0) & ~chosen
                 times = np.zeros((r_count, n))
-                np.add.at(times, (cat(shown_u), cat(shown_m)), 1.0)
+                np.add.at(times, (s_req[ok], sm[ok]), 1.0)
                 out = out - pm.impression_weight * np.log1p(times)
+        out[~has] = 0.0
         described = np.zeros(r_count, dtype=bool)
         prior = None
         for k, req in enumerate(requests):
@@ -351,12 +347,14 @@ class PersonalScorer:
         return rel / (1 + np.log1p(times))
 
 
-def _max_per_item(items: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((-weights, items))
+def _max_per_key(req: np.ndarray, items: np.ndarray, weights: np.ndarray):
+    """(request, item, largest weight) once per distinct (request, item)."""
+    order = np.lexsort((-weights, items, req))
+    r, i = req[order], items[order]
     first = np.ones(len(order), dtype=bool)
-    first[1:] = items[order][1:] != items[order][:-1]
+    first[1:] = (r[1:] != r[:-1]) | (i[1:] != i[:-1])
     pick = order[first]
-    return items[pick], weights[pick]
+    return req[pick], items[pick], weights[pick]
 
 
 def _lift_sum(table: dict, keys, n: int) -> np.ndarray | None:
