@@ -94,7 +94,7 @@ class EngineState:
         """``group``'s data changed behind the histories (None: any group's may have)."""
         with self.lock:
             self.catalog_stamp += 1
-            for name in ([group] if group else list(self.data_stamps)):
+            for name in ([group] if group else set(self.data_stamps) | set(self.stores)):
                 self.data_stamps[name] = self.data_stamps.get(name, 0) + 1
 
     # -- endpoints --------------------------------------------------------------------
