@@ -80,6 +80,7 @@ class EngineState:
         self.models: OrderedDict[str, Served] = OrderedDict()
         self.endpoints: tuple[int, dict] | None = None
         self.filters: OrderedDict = OrderedDict()
+        self._memo: dict = {}
         self.pending_log: list[tuple] = []
         self.log_since = 0.0
         self.users = 0
@@ -96,6 +97,14 @@ class EngineState:
             self.catalog_stamp += 1
             for name in ([group] if group else set(self.data_stamps) | set(self.stores)):
                 self.data_stamps[name] = self.data_stamps.get(name, 0) + 1
+
+    def memo(self, key, compute):
+        """``compute()`` once per catalog stamp (catalog look-ups a hot path would repeat)."""
+        stamp = self.catalog_stamp
+        hit = self._memo.get(key)
+        if hit is None or hit[0] != stamp:
+            hit = self._memo[key] = (stamp, compute())
+        return hit[1]
 
     # -- endpoints --------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Real-time events: Personalize's PutEvents, appending to a dataset group's interactions.
 
-One call is one transaction through the same staging and validation as an import, so a
-bad event leaves the interactions exactly as they were. User-Personalization endpoints
-read the user's history at request time, so the next recommendation already reflects it.
+Every row is checked by an import's rules (``event_rows.py``) before one transaction
+writes them, so a bad event leaves the interactions exactly as they were; the serving
+engine's histories are updated right after the commit, so the next recommendation
+already reflects the events.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from . import importer
 from .connection import writes
 from .errors import InvalidInput
+from .event_rows import check_rows
+from .event_rows import write as write_rows
 
 MAX_EVENTS = 10          # Personalize's eventList limit
 # Keys Personalize refuses in an event's properties (case-insensitive), each of which
@@ -146,26 +148,30 @@ class EventsAPI:
         >>> pp.put_events("movies", "u1", "s1", [{"eventType": "Watch", "itemId": "m7",
         ...                                        "sentAt": 1700000000}])  # doctest: +SKIP
         """
+        group_name, schema = self._engine.memo(("events", dataset_group),
+                                               lambda: self._events_target(dataset_group))
+        frame = event_rows(user_id, session_id, event_list, set(schema.names))
+        checked = check_rows(schema, frame)          # every row checked before anything is written
+        # Held across commit and memory update, so the engine never loads the histories
+        # in between (it would count the events twice, or miss them).
+        with self._engine.lock:
+            held = self._engine.stores.get(group_name)
+            current = held is not None and held[0] == self._engine.data_stamps.get(group_name, 0)
+            with self._transaction(changes=False):
+                write_rows(self.con, group_name, schema, checked)
+            if current and not self._connections.in_transaction():
+                held[1].append(frame)
+            else:
+                self._data_changed(group_name)
+        return {"eventsRecorded": len(frame), "trackingId": tracking_id, "sessionId": session_id}
+
+    def _events_target(self, dataset_group: str):
+        """(group name, Interactions schema) that events of ``dataset_group`` go to."""
         group = self.catalog.get("dataset-group", dataset_group)
         schema = self._schemas_of(group).get("Interactions")
         if schema is None:
             raise InvalidInput(f"dataset group {group.name!r} has no Interactions dataset")
-        frame = event_rows(user_id, session_id, event_list, set(schema.names))
-        # Held across commit and memory update, so the engine never loads the histories
-        # in between (it would count the events twice, or miss them).
-        with self._engine.lock:
-            held = self._engine.stores.get(group.name)
-            current = held is not None and held[0] == self._engine.data_stamps.get(group.name, 0)
-            with self._transaction(changes=False):
-                staged = importer.stage(self.con, schema, importer.resolve_source(frame))
-                importer.validate(self.con, schema, staged)
-                importer.load(self.con, schema, group.name, "interactions", "INCREMENTAL")
-                importer.drop_stage(self.con)
-            if current and not self._connections.in_transaction():
-                held[1].append(frame)
-            else:
-                self._data_changed(group.name)
-        return {"eventsRecorded": len(frame), "trackingId": tracking_id, "sessionId": session_id}
+        return group.name, schema
 
 
 __all__ = ["EventsAPI", "event_rows"]
