@@ -53,7 +53,7 @@ class Endpoint:
     requires_user: bool
     requires_item: bool
     exclude_event_type: str | None
-    recipe: Recipe
+    recipe: Recipe | None          # None: a recipe this process does not know (see extra["recipe"])
     extra: dict = field(default_factory=dict)      # exploration settings, filled on first use
 
 
@@ -118,7 +118,11 @@ class EngineState:
                                    ).fetchall()
                 by_ref = {}
                 for name, arn, k, version, group, ru, ri, ex, recipe in rows:
-                    ep = Endpoint(name, arn, k, version, group, ru, ri, ex, get_recipe(recipe))
+                    try:
+                        known = get_recipe(recipe)
+                    except InvalidInput:        # a recipe this process has not registered
+                        known = None
+                    ep = Endpoint(name, arn, k, version, group, ru, ri, ex, known, {"recipe": recipe})
                     by_ref[(k, arn)] = by_ref[(k, name)] = by_ref[(None, arn)] = by_ref[(None, name)] = ep
                 table = self.endpoints = (stamp, by_ref)
         return table[1].get((kind, ref))
@@ -220,7 +224,8 @@ def _recent_items(store: HistoryStore, history, types, window: int) -> np.ndarra
 
 
 def _candidates(served: Served, ranked) -> tuple[np.ndarray, np.ndarray]:
-    """The recipe's own candidates, then the popular items they do not cover."""
+    """The recipe's own candidates, then the popular items they do not cover; those are
+    scaled (when they would score higher) so that no score rises down the list."""
     if ranked.universe is not None:
         key = id(ranked.universe)
         rest = served.outside.get(key)
@@ -234,7 +239,10 @@ def _candidates(served: Served, ranked) -> tuple[np.ndarray, np.ndarray]:
         rest = (served.popular, served.popular_scores)
     if not len(ranked.items):
         return rest
-    return np.concatenate((ranked.items, rest[0])), np.concatenate((ranked.scores, rest[1]))
+    floor = ranked.floor if ranked.floor is not None else float(ranked.scores.min())
+    top = float(rest[1].max()) if len(rest[1]) else 0.0
+    scores = rest[1] * (floor / top) if top > floor else rest[1]
+    return np.concatenate((ranked.items, rest[0])), np.concatenate((ranked.scores, scores))
 
 
 class Pipeline:
@@ -253,6 +261,9 @@ class Pipeline:
                 raise InvalidInput(f"no campaign or recommender named {ref!r}")
             rec = self.pp.catalog.get(kind, ref)
             raise InvalidInput(f"{kind} {rec.name!r} is {rec.status}, not serving")
+        if ep.recipe is None:
+            raise InvalidInput(f"{ep.kind} {ep.name!r} serves a version of recipe {ep.extra['recipe']!r}, "
+                               "which this installation of pypersonalize does not have")
         return ep
 
     def version_endpoint(self, version_arn: str, group: str, recipe: Recipe) -> Endpoint:
@@ -434,17 +445,7 @@ class Pipeline:
         if k == 0:
             return items[:n]
         pm = served.model
-        newest = reference
-        if newest is None:
-            seen_times = pm.last_seen[pm.last_seen != np.iinfo(np.int64).min]
-            newest = int(seen_times.max()) if len(seen_times) else None
-        cold = pm.catalogue_counts <= cold_max
-        made = pm.created != np.iinfo(np.int64).min
-        if newest is not None:
-            cold &= ~made | (pm.created >= newest - age_days * 86400.0)
-        else:
-            cold &= ~made
-        codes = pm._maps["catalogue"][cold]
+        codes = served.recipe.scorer.cold_items(pm, age_days, cold_max, reference)
         seen = np.unique(history.items) if history is not None and history.has_events else np.zeros(0, np.int64)
         taken = store.vocab.known([i["itemId"] for i in items[:n]])
         codes = codes[~np.isin(codes, seen) & ~np.isin(codes, taken)]

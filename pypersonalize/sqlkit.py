@@ -29,13 +29,20 @@ def add_sql_folder(prefix: str, folder: Path) -> None:
     _EXTRA_FOLDERS[prefix.strip("/")] = Path(folder)
 
 
+def remove_sql_folder(prefix: str) -> None:
+    _EXTRA_FOLDERS.pop(prefix.strip("/"), None)
+
+
 def _extra_template(name: str):
     prefix, _, rest = name.rpartition("/")
     folder = _EXTRA_FOLDERS.get(prefix)
     if folder is None or not (folder / rest).is_file():
         return None
     path = folder / rest
-    return path.read_text(), str(path), lambda: True
+    text = path.read_text()
+    # re-read when the folder is registered again or the file changes
+    return text, str(path), lambda: _EXTRA_FOLDERS.get(prefix) == folder and path.is_file() \
+        and path.read_text() == text
 
 
 def sql_dir() -> Path:

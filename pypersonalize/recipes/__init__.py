@@ -15,7 +15,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE
                                                  *user_personalization.RECIPES)}
 
 __all__ = ["RECIPES", "Recipe", "RecipeType", "Hyperparameter", "Ranked", "Request", "Scorer", "TrainContext",
-           "get_recipe", "register", "model_tables", "sql_folders"]
+           "get_recipe", "register", "unregister", "model_tables", "sql_folders"]
 
 
 def get_recipe(ref: str) -> Recipe:
@@ -27,14 +27,22 @@ def get_recipe(ref: str) -> Recipe:
     raise InvalidInput(f"unknown recipe {ref!r}; available: {', '.join(RECIPES)}")
 
 
+def unregister(name: str) -> None:
+    """Remove a recipe registered with :func:`register` (a test's toy one)."""
+    recipe = RECIPES.pop(name, None)
+    from ..sqlkit import remove_sql_folder, sql_fingerprint
+    if recipe is not None and recipe.sql_dir is not None \
+            and not any(r.folder == recipe.folder for r in RECIPES.values()):
+        remove_sql_folder(f"recipes/{recipe.folder}")
+    sql_fingerprint.cache_clear()
+
+
 def register(recipe: Recipe) -> Recipe:
     """Add a recipe (its module calls this, or a test does for a toy one).
 
     A project opened afterwards creates its model tables and rebuilds the recommend
     macros to include it (the SQL fingerprint covers the registry).
     """
-    if not isinstance(recipe.recipe_type, RecipeType):
-        raise InvalidInput(f"recipe {recipe.name}: recipe_type must be a RecipeType")
     RECIPES[recipe.name] = recipe
     from ..sqlkit import add_sql_folder, sql_fingerprint
     if recipe.sql_dir is not None:

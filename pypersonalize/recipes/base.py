@@ -135,22 +135,34 @@ class Ranked:
     items: Any                     # int64 vocabulary ids
     scores: Any                    # float64, same length
     universe: Any = None           # every id this ranking covers when ``items`` holds only the best
+    floor: float | None = None     # the lowest score of the whole ranking (None: the last of ``scores``)
 
 
 class Scorer(Protocol):
-    """The in-process half of a recipe (``serving``/``engine.py`` calls it).
+    """The in-process half of a recipe (``engine.py`` calls it).
 
     ``load`` reads one version's model rows into memory once (the engine caches the result
-    per version; UPDATE training reuses it); ``recommend`` scores many users -> items
-    requests at once and returns, per request, at least the ``limit`` best candidates
-    (all of them when ``limit`` is None), ties broken by item id. The shapes still to come
-    (items -> users for segments, users -> actions for Next-Best-Action) are further
+    per version; UPDATE training reuses the same reader); ``recommend`` scores many users ->
+    items requests at once and returns, per request, at least the ``limit`` best of its own
+    candidates (all of them when ``limit`` is None), best first, ties broken by item id, in
+    the order and with the scores of the recipe's ``candidates.sql``. The engine adds the
+    version's popular items after them, scaled so that no score rises down the list.
+
+    Optional methods, used when the recipe declares the matching ability:
+    ``rank(model, request, items, codes, popularity)`` (``ranks_lists``: Personalized
+    ranking), ``raw_scores(model, requests)`` / ``probabilities(model, raw)`` (``ranks_lists``:
+    ``score_users``), ``cold_items(model, age_days, cold_max, reference)`` and
+    ``exploration_relevance(model, seen, cold, shown)`` (exploration). The shapes still to
+    come (items -> users for segments, users -> actions for Next-Best-Action) are further
     methods of the same object.
     """
 
     def load(self, con, version_arn: str, vocab) -> Any: ...     # vocab: histories.Vocab of the group
 
     def recommend(self, model: Any, requests: list[Request], limit: int | None) -> list[Ranked]: ...
+
+
+INPUTS = ("user", "item")
 
 
 @dataclass(frozen=True)
@@ -169,14 +181,27 @@ class Recipe:
     logs_recommendations: bool = False   # its lists are logged as implicit impressions
     sql_dir: Path | None = None    # the SQL folder when it is not under the package's sql/recipes
 
+    def __post_init__(self):
+        if not isinstance(self.recipe_type, RecipeType):
+            raise InvalidInput(f"recipe {self.name}: recipe_type must be a RecipeType, got {self.recipe_type!r}")
+        unknown = set(self.inputs) - set(INPUTS)
+        if unknown:
+            raise InvalidInput(f"recipe {self.name}: inputs are among {', '.join(INPUTS)}, got "
+                               f"{', '.join(sorted(unknown))}")
+        if self.ranks_lists and not all(hasattr(self.scorer, m) for m in ("rank", "raw_scores", "probabilities")):
+            raise InvalidInput(f"recipe {self.name}: ranks_lists needs a scorer with rank, raw_scores and "
+                               "probabilities")
+
     @property
     def arn(self) -> str:
         return f"arn:aws:personalize:::recipe/{self.name}"
 
     @property
     def explores(self) -> bool:
-        """Its campaigns explore cold items (Personalize's itemExplorationConfig)."""
-        return any(h.name == "exploration_weight" for h in self.hyperparameters)
+        """Its campaigns explore cold items (Personalize's itemExplorationConfig): it has the
+        exploration hyperparameters and a scorer that can pick cold items."""
+        return any(h.name == "exploration_weight" for h in self.hyperparameters) and \
+            hasattr(self.scorer, "cold_items") and hasattr(self.scorer, "exploration_relevance")
 
     @property
     def sql_files(self) -> tuple[str, ...]:

@@ -297,8 +297,9 @@ class PersonalScorer:
             pick = _top(row, pm.name_rank, limit)
             z = (row - row.max()) / pm.model.temperature
             e = np.exp(z)
-            probs = e[pick] / e.sum()
-            out.append(Ranked(pm.vocab_ids[pick], probs, universe=pm.vocab_ids if len(pick) < n else None))
+            total = e.sum()
+            out.append(Ranked(pm.vocab_ids[pick], e[pick] / total, universe=pm.vocab_ids if len(pick) < n else None,
+                              floor=float(e.min() / total)))
         return out
 
 
@@ -327,6 +328,22 @@ class PersonalScorer:
         pos = np.arange(len(codes))
         order = np.lexsort((pos, -np.where(known, z, 0.0), ~known))
         return [(items[i], float(score[i])) for i in order]
+
+    def cold_items(self, pm: PersonalModel, age_days: float, cold_max: int, reference: int | None) -> np.ndarray:
+        """Vocabulary codes of the catalogue's cold items: at most ``cold_max`` training
+        interactions, created within ``age_days`` before ``reference`` (epoch seconds; None:
+        the newest interaction); an item without a creation time counts as new."""
+        newest = reference
+        if newest is None:
+            seen = pm.last_seen[pm.last_seen != NONE]
+            newest = int(seen.max()) if len(seen) else None
+        cold = pm.catalogue_counts <= cold_max
+        made = pm.created != NONE
+        if newest is None:
+            cold &= ~made
+        else:
+            cold &= ~made | (pm.created >= newest - age_days * 86400.0)
+        return pm._maps["catalogue"][cold]
 
     def exploration_relevance(self, pm: PersonalModel, seen: np.ndarray, cold: np.ndarray,
                               shown: np.ndarray) -> np.ndarray:

@@ -13,7 +13,9 @@
 --       -> (user_id, item_id, rank, recommended_item_id, score) for every row of the
 --          table or view named by `requests` (columns user_id and item_id, either NULL).
 -- Requests missing an input the endpoint requires raise an error, as Personalize does.
--- vars: folders (one recipe per SQL folder with candidates.sql: {folder, names})
+-- vars: folders (one recipe per SQL folder with candidates.sql: {folder, names, optionally
+--       endpoints: the names and ARNs of the endpoints serving them}), recipes (every
+--       registered recipe name, or empty)
 -- A recipe's candidates macro takes (checked, recipes, endpoint, user_id, item_id, context):
 -- the CTE holding the endpoint's row, a SQL list of the folder's recipe names, and SQL
 -- expressions for the request.
@@ -29,6 +31,14 @@ WITH checked AS (
             THEN error('pp_recommend: ' || endpoint || ' needs user_id')
         WHEN (SELECT c.requires_item FROM checked c) AND item_id IS NULL
             THEN error('pp_recommend: ' || endpoint || ' needs item_id')
+        WHEN (SELECT c.serving FROM checked c) IN ('PERSONALIZED_RANKING', 'ranking')
+            THEN error('pp_recommend: ' || endpoint || ' serves a Personalized-Ranking model, which '
+                       || 'reorders a list (Python: get_personalized_ranking)')
+{% if recipes is defined and recipes %}
+        WHEN (SELECT c.recipe FROM checked c) NOT IN ({{ recipes | map("literal") | join(", ") }})
+            THEN error('pp_recommend: ' || endpoint || ' serves a recipe this installation does not have: '
+                       || (SELECT c.recipe FROM checked c))
+{% endif %}
         ELSE true END AS ok
 ), seen AS (
     SELECT DISTINCT h.item
@@ -40,8 +50,17 @@ WITH checked AS (
 {% for f in folders %}
 {% import "recipes/" ~ f.folder ~ "/candidates.sql" as recipe %}
 own_{{ loop.index }} AS (
-    {{ recipe.candidates("checked", "(" ~ (f.names | map("literal") | join(", ")) ~ ")",
-                         "endpoint", "user_id", "item_id", "context") | indent(4) }}
+    -- only for this folder's recipes{% if f.get("endpoints") is not none %} (and, so that DuckDB drops the branch when
+    -- planning a request to another endpoint, only for the endpoints serving them){% endif %}
+
+    SELECT k.* FROM (
+        {{ recipe.candidates("checked", "(" ~ (f.names | map("literal") | join(", ")) ~ ")",
+                             "endpoint", "user_id", "item_id", "context") | indent(8) }}
+    ) k
+    WHERE (SELECT c.recipe FROM checked c) IN ({{ f.names | map("literal") | join(", ") }})
+{% if f.get("endpoints") is not none %}
+      AND endpoint IN ({{ (f.endpoints or ["(none)"]) | map("literal") | join(", ") }})
+{% endif %}
 ),
 {% endfor %}
 own AS (
@@ -50,10 +69,19 @@ own AS (
     UNION ALL
 {% endfor %}
     SELECT NULL, NULL, NULL, NULL WHERE false
-), popular AS (
-    SELECT p.item, p.score, 1 AS tier, p.rank AS pos
+), fallback AS (
+    SELECT p.item, p.score, p.rank
     FROM pypersonalize.popular_items p, checked c
     WHERE p.version_arn = c.version_arn AND p.item NOT IN (SELECT own.item FROM own)
+), popular AS (
+    -- scaled below the recipe's own lowest score when they would score higher, so that no
+    -- score rises down the list (engine.py: _candidates)
+    SELECT f.item,
+           CASE WHEN (SELECT max(f2.score) FROM fallback f2) > (SELECT min(own.score) FROM own)
+                THEN f.score * ((SELECT min(own.score) FROM own) / (SELECT max(f2.score) FROM fallback f2))
+                ELSE f.score END AS score,
+           1 AS tier, f.rank AS pos
+    FROM fallback f
 ), candidates AS (
     SELECT * FROM own UNION ALL SELECT * FROM popular
 )

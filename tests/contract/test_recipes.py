@@ -21,14 +21,7 @@ from tests.contract.checks import ALL, DOMAIN, UNKNOWN_ITEM, UNKNOWN_USER, Env
 NAMES = list(RECIPES)
 
 # Library bugs found by these checks: (test, recipe) -> reason; the test is expected to fail.
-KNOWN_BUGS = {
-    ("scores", "aws-sims"): (
-        "the pipeline appends the version's popular items after SIMS's related items with "
-        "their own scores (share of users) on another scale than the related items' "
-        "(co-occurrence cosine), so the scores rise where the related items end"),
-    ("ranking_sql", "aws-personalized-ranking"): (
-        "get_recommendations refuses a Personalized-Ranking campaign but pp_recommend serves it"),
-}
+KNOWN_BUGS: dict = {}
 
 
 def recipes(check: str):

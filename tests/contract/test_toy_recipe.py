@@ -19,7 +19,16 @@ import pytest
 
 import pypersonalize
 from pypersonalize import InvalidInput, sqlkit
-from pypersonalize.recipes import RECIPES, Ranked, Recipe, RecipeType, TrainContext, model_tables, register
+from pypersonalize.recipes import (
+    RECIPES,
+    Ranked,
+    Recipe,
+    RecipeType,
+    TrainContext,
+    model_tables,
+    register,
+    unregister,
+)
 from pypersonalize.recipes.popularity import write_popular_items
 from pypersonalize.sqlkit import render
 from tests.contract import checks
@@ -111,13 +120,10 @@ def toy_recipe(folder: Path) -> Recipe:
 
 
 def restore_registry(recipes: dict, folders: dict) -> None:
-    """What unregistering takes today: the registry, the SQL folders and two caches."""
-    RECIPES.clear()
-    RECIPES.update(recipes)
-    sqlkit._EXTRA_FOLDERS.clear()
-    sqlkit._EXTRA_FOLDERS.update(folders)
-    sqlkit.sql_fingerprint.cache_clear()
-    sqlkit.environment.cache_clear()
+    """Unregister what the test registered; the registry and SQL folders are as before."""
+    for name in [n for n in RECIPES if n not in recipes]:
+        unregister(name)
+    assert RECIPES == recipes and sqlkit._EXTRA_FOLDERS == folders
 
 
 @pytest.fixture
@@ -220,10 +226,6 @@ def test_a_project_opened_before_register_does_not_serve_the_toy(tmp_path):
             restore_registry(saved, folders)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "EngineState.endpoint builds every endpoint row of the file with get_recipe(), so one "
-    "campaign of an unregistered recipe makes get_recommendations raise InvalidInput "
-    "'unknown recipe' for every campaign and recommender of the file (plain SQL still serves them)"))
 def test_other_campaigns_of_a_file_survive_the_toy_being_unregistered(tmp_path):
     """A file that holds a campaign of a recipe this process does not know (registered by
     another program, or no longer) still serves its other campaigns, from Python and SQL."""
@@ -246,10 +248,6 @@ def test_other_campaigns_of_a_file_survive_the_toy_being_unregistered(tmp_path):
         assert checks.python_list(pp, {"user_id": "u01"}, 5, campaign=popular.campaign) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sqlkit._extra_template hands jinja uptodate=lambda: True and environment() is cached, "
-    "so a template of recipes/<folder>/ once loaded is served forever, whatever folder the "
-    "recipe is registered from afterwards"))
 def test_registering_a_folder_again_serves_its_new_templates(tmp_path):
     """A recipe registered again (a notebook re-running its cell, a second test) from a
     folder with other SQL trains with the new SQL, not templates cached from the first."""
