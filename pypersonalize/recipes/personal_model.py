@@ -153,8 +153,13 @@ def _gather(csr: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, out_rows:
 
 
 def _scaled(s: np.ndarray) -> np.ndarray:
-    top = np.abs(s).max(axis=1, keepdims=True) if s.shape[1] else np.zeros((s.shape[0], 1))
-    return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
+    """Each row divided by its largest magnitude (rows of zeros stay zero), in place."""
+    if not s.shape[1]:
+        return s
+    top = np.abs(s).max(axis=1)
+    top[top == 0] = 1.0
+    s /= top[:, None]
+    return s
 
 
 class PersonalScorer:
@@ -241,14 +246,19 @@ class PersonalScorer:
                 first = np.flatnonzero(np.concatenate(([True], xr[1:] != xr[:-1])))
                 user_vec[xr[first]] = np.add.reduceat(m.factors[xe] * xw[:, None], first, axis=0)
             hist = user_vec @ m.out.T
-            out = _scaled(seq) + m.history_weight * _scaled(hist)
+            out = _scaled(seq)
+            hist = _scaled(hist)
+            hist *= m.history_weight
+            out += hist
             ti = self._token_of(pm, items)
             tin = (ti >= 0) & has[req]
             if pm.metadata_weight and pm.tokens.nnz and tin.any():
                 tr, te, tw_ = _max_per_key(req[tin], ti[tin], ew[tin])
                 profile = _gather(pm.tokens, te, tw_, tr, r_count)
                 meta = np.asarray(pm.model_tokens @ profile.T).T
-                out = out + pm.metadata_weight * _scaled(meta)
+                meta = _scaled(np.ascontiguousarray(meta))
+                meta *= pm.metadata_weight
+                out += meta
             shown = [(k, h.impressions) for k, h in enumerate(hists) if h is not None and h.impressions and has[k]]
             if shown and pm.impression_weight:
                 s_items = cat([cat(imp) for _k, imp in shown])
@@ -287,21 +297,23 @@ class PersonalScorer:
 
     def recommend(self, pm: PersonalModel, requests: list[Request], limit: int | None) -> list[Ranked]:
         raw, scored = self.raw_scores(pm, requests)
-        out = []
         n = len(pm.items)
-        for k in range(len(requests)):
-            if not scored[k]:
-                out.append(Ranked(np.zeros(0, dtype=np.int64), np.zeros(0)))
-                continue
-            row = raw[k]
-            pick = _top(row, pm.name_rank, limit)
-            z = (row - row.max()) / pm.model.temperature
-            e = np.exp(z)
-            total = e.sum()
-            out.append(Ranked(pm.vocab_ids[pick], e[pick] / total, universe=pm.vocab_ids if len(pick) < n else None,
-                              floor=float(e.min() / total)))
+        rows = np.flatnonzero(scored)
+        empty = Ranked(np.zeros(0, dtype=np.int64), np.zeros(0))
+        out = [empty] * len(requests)
+        if not len(rows):
+            return out
+        raw = raw[rows]
+        picks = _top_rows(raw, pm.name_rank, limit)
+        z = raw - raw.max(axis=1, keepdims=True)
+        z /= pm.model.temperature
+        np.exp(z, out=z)
+        totals = z.sum(axis=1)
+        floors = z.min(axis=1) / totals
+        for k, row, pick in zip(rows, range(len(rows)), picks):
+            out[k] = Ranked(pm.vocab_ids[pick], z[row, pick] / totals[row],
+                            universe=pm.vocab_ids if len(pick) < n else None, floor=float(floors[row]))
         return out
-
 
     def rank(self, pm: PersonalModel, request: Request, items: list[str], codes: np.ndarray,
              popularity: dict) -> list[tuple[str, float]]:
@@ -365,13 +377,13 @@ class PersonalScorer:
 
 
 def _max_per_key(req: np.ndarray, items: np.ndarray, weights: np.ndarray):
-    """(request, item, largest weight) once per distinct (request, item)."""
-    order = np.lexsort((-weights, items, req))
-    r, i = req[order], items[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (i[1:] != i[:-1])
+    """(request, item, largest weight) once per distinct (request, item), by request then item."""
+    key = req * (int(items.max()) + 1) + items
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     pick = order[first]
-    return req[pick], items[pick], weights[pick]
+    return req[pick], items[pick], np.maximum.reduceat(weights[order], first)
 
 
 def _lift_sum(table: dict, keys, n: int) -> np.ndarray | None:
@@ -384,6 +396,23 @@ def _lift_sum(table: dict, keys, n: int) -> np.ndarray | None:
                 out = np.zeros(n)
             np.add.at(out, hit[0], hit[1])
     return out
+
+
+def _top_rows(raw: np.ndarray, name_rank: np.ndarray, limit: int | None) -> list[np.ndarray]:
+    """``_top`` of every row; rows without a tie at the cut share one vectorised sort."""
+    n = raw.shape[1]
+    if limit is None or limit >= n or raw.shape[0] < 8:
+        return [_top(row, name_rank, limit) for row in raw]
+    part = np.argpartition(-raw, limit - 1, axis=1)[:, :limit]
+    vals = np.take_along_axis(raw, part, axis=1)
+    cut = vals.min(axis=1)
+    tied = (raw >= cut[:, None]).sum(axis=1) > limit
+    # order by item id, then (stably) by score: ties end up in id order
+    by_name = np.argsort(name_rank[part], axis=1, kind="stable")
+    part = np.take_along_axis(part, by_name, axis=1)
+    vals = np.take_along_axis(vals, by_name, axis=1)
+    part = np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), axis=1)
+    return [_top(raw[k], name_rank, limit) if tied[k] else part[k] for k in range(raw.shape[0])]
 
 
 def _top(row: np.ndarray, name_rank: np.ndarray, limit: int | None) -> np.ndarray:

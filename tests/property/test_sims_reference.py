@@ -456,8 +456,13 @@ SERVING = {
 def expected_recommendations(ref: Reference, item: str | None, k: int) -> list[tuple[str, float]]:
     related = list(ref.related.get(item, []))
     listed = {rel for rel, _ in related}
-    fill = [(i, s) for i, s in ref.popular if i not in listed and i != item]
-    return (related + fill)[:k]
+    fill = [(i, s) for i, s in ref.popular if i not in listed]
+    # popular items after related ones are scaled below the lowest related score (the
+    # current item's own popularity counts: the cut comes before it is left out)
+    if related and fill and max(s for _, s in fill) > min(s for _, s in related):
+        factor = min(s for _, s in related) / max(s for _, s in fill)
+        fill = [(i, s * factor) for i, s in fill]
+    return (related + [(i, s) for i, s in fill if i != item])[:k]
 
 
 @pytest.mark.parametrize("config", list(SERVING))
