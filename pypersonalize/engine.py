@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -525,29 +527,41 @@ class Pipeline:
         request = Request(history, None, context)
         return served.recipe.scorer.rank(served.model, request, items, codes, popularity)
 
-    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 1024):
-        """(user index, rank, item code, score) arrays for many users, no filter."""
+    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 256):
+        """(user index, rank, item code, score) arrays for many users, no filter.
+
+        Blocks of ``chunk`` users are scored at once, on as many threads as there are cores
+        (numpy and scipy release the GIL for the heavy steps)."""
         store, served = self._parts(ep)
-        users, ranks, items, scores = [], [], [], []
-        for start in range(0, len(user_ids), chunk):
+
+        def block(start: int):
             part = user_ids[start:start + chunk]
             histories = [store.history(u) for u in part]
             excluded = [_excluded(ep, store, h, None) for h in histories]
             limit = n + max((len(e) for e in excluded), default=0)
             ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None) for h in histories], limit)
+            out = []
             for k, (r, ex) in enumerate(zip(ranked, excluded)):
                 codes, sc = _candidates(served, r)
                 if len(ex):
                     keep = ~np.isin(codes, ex)
                     codes, sc = codes[keep], sc[keep]
-                codes, sc = codes[:n], sc[:n]
-                users.append(np.full(len(codes), start + k))
-                ranks.append(np.arange(1, len(codes) + 1))
-                items.append(codes)
-                scores.append(sc)
-        if not users:
+                out.append((start + k, codes[:n], sc[:n]))
+            return out
+
+        starts = range(0, len(user_ids), chunk)
+        workers = min(len(starts), os.cpu_count() or 1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                blocks = list(pool.map(block, starts))
+        else:
+            blocks = [block(s) for s in starts]
+        rows = [r for b in blocks for r in b]
+        if not rows:
             return store, (np.zeros(0, np.int64),) * 3 + (np.zeros(0),)
-        return store, (np.concatenate(users), np.concatenate(ranks), np.concatenate(items), np.concatenate(scores))
+        return store, (np.concatenate([np.full(len(c), k) for k, c, _ in rows]),
+                       np.concatenate([np.arange(1, len(c) + 1) for _, c, _ in rows]),
+                       np.concatenate([c for _, c, _ in rows]), np.concatenate([s for _, _, s in rows]))
 
 
 def exploration_settings(kind: str, rec, version) -> tuple | None:

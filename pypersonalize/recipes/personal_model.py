@@ -152,11 +152,23 @@ def _gather(csr: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, out_rows:
     return np.bincount(keys, weights=vals, minlength=n_out * width).reshape(n_out, width)
 
 
+def _times_transposed(profile: np.ndarray, pm: PersonalModel) -> np.ndarray:
+    """``profile @ model_tokens.T`` as a C-ordered array: through a dense copy of the
+    (usually small) token matrix, else sparse."""
+    tokens = pm.model_tokens
+    if tokens.shape[0] * tokens.shape[1] <= 8_000_000:
+        dense = pm._maps.get("tokens_dense_t")
+        if dense is None:
+            dense = pm._maps["tokens_dense_t"] = np.ascontiguousarray(tokens.T.toarray())
+        return profile @ dense
+    return np.ascontiguousarray((tokens @ profile.T).T)
+
+
 def _scaled(s: np.ndarray) -> np.ndarray:
     """Each row divided by its largest magnitude (rows of zeros stay zero), in place."""
     if not s.shape[1]:
         return s
-    top = np.abs(s).max(axis=1)
+    top = np.maximum(s.max(axis=1), -s.min(axis=1))      # max |s| without an |s| copy
     top[top == 0] = 1.0
     s /= top[:, None]
     return s
@@ -255,8 +267,7 @@ class PersonalScorer:
             if pm.metadata_weight and pm.tokens.nnz and tin.any():
                 tr, te, tw_ = _max_per_key(req[tin], ti[tin], ew[tin])
                 profile = _gather(pm.tokens, te, tw_, tr, r_count)
-                meta = np.asarray(pm.model_tokens @ profile.T).T
-                meta = _scaled(np.ascontiguousarray(meta))
+                meta = _scaled(_times_transposed(profile, pm))
                 meta *= pm.metadata_weight
                 out += meta
             shown = [(k, h.impressions) for k, h in enumerate(hists) if h is not None and h.impressions and has[k]]
