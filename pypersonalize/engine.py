@@ -152,7 +152,10 @@ class EngineState:
     def served(self, con, ep: Endpoint, vocab: Vocab) -> Served:
         held = self.models.get(ep.version_arn)
         if held is not None:
-            self.models.move_to_end(ep.version_arn, last=True)
+            try:
+                self.models.move_to_end(ep.version_arn, last=True)
+            except KeyError:        # evicted by another thread meanwhile; still good to serve
+                pass
             return held
         with self.lock:
             held = self.models.get(ep.version_arn)
