@@ -1,8 +1,12 @@
-"""Keeping solutions current: Personalize's automatic training and automatic updates.
+"""Keeping models current: recommenders' retraining, solutions' automatic training and updates.
 
-Nothing here runs on its own: ``refresh_solutions`` (CLI ``refresh``, for cron) does, on
-each call, what Personalize's schedulers would have done since the last one:
+Nothing here runs on its own: ``refresh_recommenders`` and ``refresh_solutions`` (CLI
+``refresh``, for cron) do, on each call, what Personalize's schedulers would have done
+since the last one:
 
+* domain recommenders: one whose data changed since its model was trained, or whose model
+  is older than its ``retrainingIntervalDays`` (default weekly), is retrained and its
+  endpoint moved to the new model (``_retrain_recommender``, also its first training);
 * automatic training: a solution with ``perform_auto_training`` gets a new version
   (training mode ``AUTOTRAIN``, a full retrain) when its newest version is older than its
   ``rate(N days)``; campaigns with ``syncWithLatestSolutionVersion`` move to it;
@@ -16,15 +20,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .catalog import now
+from .base import ProjectBase
+from .catalog import Record, now
 from .connection import writes
 from .recipes import get_recipe
+from .serving import RETRAIN_DAYS
+from .usecases import USE_CASES
 
 UPDATE_HOURS = 2
 
 
-class RefreshAPI:
+class RefreshAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
+
+    # -- solutions ------------------------------------------------------------------
 
     @writes
     def refresh_solutions(self, dataset_group: str | None = None, force: bool = False) -> dict:
@@ -85,6 +94,54 @@ class RefreshAPI:
                 self.update_campaign(c.arn, solution_version=version_arn)
                 moved.append(c.name)
         return moved
+
+    # -- recommenders ---------------------------------------------------------------
+
+    @writes
+    def refresh_recommenders(self, dataset_group: str | None = None, force: bool = False) -> dict:
+        """Retrain every recommender whose data changed or whose interval passed."""
+        group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
+        refreshed, skipped = [], []
+        for rec in self.catalog.select("recommender", dataset_group_arn=group_arn):
+            desc = self.describe_recommender(rec.arn)["recommender"]
+            if force or desc.get("stale", True):
+                self._retrain_recommender(self.catalog.get("recommender", rec.arn))
+                refreshed.append({"name": rec.name, "reasons": desc.get("staleReasons") or ["forced"]})
+            else:
+                skipped.append(rec.name)
+        return {"refreshed": refreshed, "upToDate": skipped}
+
+    def _retrain_recommender(self, rec: Record) -> str:
+        uc = USE_CASES[rec.config["useCase"]]
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        recipe = get_recipe(uc.recipe)
+        version_arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
+                                  hyperparameters=recipe.resolve_hyperparameters(dict(uc.hyperparameters)),
+                                  event_type=uc.event_type, threshold=None, mode="FULL",
+                                  session_gap=uc.session_gap)
+        version = self.catalog.get("solution-version", version_arn)
+        with self._transaction():
+            old = self.con.execute("SELECT version_arn FROM pypersonalize.endpoints WHERE arn = $a",
+                                   {"a": rec.arn}).fetchall()
+            self._point(rec.name, rec.arn, "recommender", version, exclude=uc.exclude_event_type,
+                        requires=(uc.requires_user, uc.requires_item))
+            # A recommender serves only its newest model; older rows are dead weight.
+            for (old_arn,) in old:
+                self._drop_model_rows(old_arn)
+                self.catalog.update(self.catalog.get("solution-version", old_arn), status="INACTIVE")
+            self.catalog.update(self.catalog.get("recommender", rec.arn), status="ACTIVE",
+                                config={**rec.config, "modelVersionArn": version_arn})
+        return version_arn
+
+    def _staleness(self, rec: Record, version: Record) -> tuple[bool, list[str]]:
+        reasons = []
+        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+        if self._data_state(group) != version.config.get("dataState"):
+            reasons.append("data changed since training")
+        days = rec.config["recommenderConfig"].get("retrainingIntervalDays", RETRAIN_DAYS)
+        if now() - version.created_at > timedelta(days=days):
+            reasons.append(f"trained more than {days:g} days ago")
+        return bool(reasons), reasons
 
 
 __all__ = ["RefreshAPI", "UPDATE_HOURS"]

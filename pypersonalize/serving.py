@@ -9,22 +9,22 @@ plain DuckDB client gets the same answer from the persistent macro ``pp_recommen
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import pandas as pd
 
-from .catalog import Record, check_name, now
+from .base import ProjectBase
+from .catalog import Record, check_name
 from .configs import CAMPAIGN_CONFIG, RECOMMENDER_CONFIG, check_keys
 from .connection import writes
 from .errors import InvalidInput, ResourceAlreadyExists
 from .numbers import finite
 from .recipes import RecipeType, get_recipe
 from .sqlkit import execute_all, render
-from .usecases import USE_CASES, get_use_case
+from .usecases import get_use_case
 
 MAX_RESULTS = 500
 DEFAULT_RESULTS = 25
-RETRAIN_DAYS = 7     # Personalize retrains domain recommenders weekly
+RETRAIN_DAYS = 7     # Personalize retrains domain recommenders weekly (refresh.py)
 
 
 def context_params(context: dict | None) -> dict:
@@ -52,7 +52,7 @@ def check_exploration(config: dict | None) -> None:
                                    f"got {value:g}")
 
 
-class ServingAPI:
+class ServingAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
 
     # -- campaigns ------------------------------------------------------------------
@@ -201,28 +201,6 @@ class ServingAPI:
             raise
         return {"recommenderArn": arn}
 
-    def _retrain_recommender(self, rec: Record) -> str:
-        uc = USE_CASES[rec.config["useCase"]]
-        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
-        recipe = get_recipe(uc.recipe)
-        version_arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
-                                  hyperparameters=recipe.resolve_hyperparameters(dict(uc.hyperparameters)),
-                                  event_type=uc.event_type, threshold=None, mode="FULL",
-                                  session_gap=uc.session_gap)
-        version = self.catalog.get("solution-version", version_arn)
-        with self._transaction():
-            old = self.con.execute("SELECT version_arn FROM pypersonalize.endpoints WHERE arn = $a",
-                                   {"a": rec.arn}).fetchall()
-            self._point(rec.name, rec.arn, "recommender", version, exclude=uc.exclude_event_type,
-                        requires=(uc.requires_user, uc.requires_item))
-            # A recommender serves only its newest model; older rows are dead weight.
-            for (old_arn,) in old:
-                self._drop_model_rows(old_arn)
-                self.catalog.update(self.catalog.get("solution-version", old_arn), status="INACTIVE")
-            self.catalog.update(self.catalog.get("recommender", rec.arn), status="ACTIVE",
-                                config={**rec.config, "modelVersionArn": version_arn})
-        return version_arn
-
     def describe_recommender(self, recommender: str) -> dict:
         rec = self.catalog.get("recommender", recommender)
         out = {"name": rec.name, "recommenderArn": rec.arn, "datasetGroupArn": rec.dataset_group_arn,
@@ -253,30 +231,6 @@ class ServingAPI:
                 self._drop_model_rows(v.arn)
                 self.catalog.remove(v)
             self.catalog.remove(rec)
-
-    def _staleness(self, rec: Record, version: Record) -> tuple[bool, list[str]]:
-        reasons = []
-        group = self.catalog.get("dataset-group", rec.dataset_group_arn)
-        if self._data_state(group) != version.config.get("dataState"):
-            reasons.append("data changed since training")
-        days = rec.config["recommenderConfig"].get("retrainingIntervalDays", RETRAIN_DAYS)
-        if now() - version.created_at > timedelta(days=days):
-            reasons.append(f"trained more than {days:g} days ago")
-        return bool(reasons), reasons
-
-    @writes
-    def refresh_recommenders(self, dataset_group: str | None = None, force: bool = False) -> dict:
-        """Retrain every recommender whose data changed or whose interval passed."""
-        group_arn = self.catalog.get("dataset-group", dataset_group).arn if dataset_group else None
-        refreshed, skipped = [], []
-        for rec in self.catalog.select("recommender", dataset_group_arn=group_arn):
-            desc = self.describe_recommender(rec.arn)["recommender"]
-            if force or desc.get("stale", True):
-                self._retrain_recommender(self.catalog.get("recommender", rec.arn))
-                refreshed.append({"name": rec.name, "reasons": desc.get("staleReasons") or ["forced"]})
-            else:
-                skipped.append(rec.name)
-        return {"refreshed": refreshed, "upToDate": skipped}
 
     # -- recommendations ------------------------------------------------------------
 

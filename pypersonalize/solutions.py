@@ -1,27 +1,22 @@
-"""Solutions and solution versions: training, as a part of the :class:`Project` facade.
+"""Recipes, solutions and solution versions, as a part of the :class:`Project` facade.
 
 A solution fixes a recipe, its hyperparameters and the events it learns from; each
 solution version is an immutable, numbered snapshot whose model rows live in the project
-file beside its catalog record. Training runs in one transaction: a failed version leaves
-earlier versions (and the campaigns serving them) untouched.
+file beside its catalog record. Training itself (``training.py``) runs in one transaction:
+a failed version leaves earlier versions (and the campaigns serving them) untouched.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from typing import Any
 
-import duckdb
-
-from . import datacheck
+from .base import ProjectBase
 from .catalog import Record, check_name
 from .configs import AUTO_TRAINING_CONFIG, SOLUTION_CONFIG, check_keys
 from .connection import writes
-from .errors import InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
+from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
 from .numbers import finite
-from .recipes import RECIPES, TrainContext, get_recipe, model_tables
-from .sqlkit import quote_ident
+from .recipes import RECIPES, get_recipe
 
 TRAINING_MODES = ("FULL", "UPDATE")
 AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7 days)
@@ -39,7 +34,7 @@ def auto_training_days(config: dict | None) -> int:
     return int(match.group(1))
 
 
-class SolutionsAPI:
+class SolutionsAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
 
     # -- recipes --------------------------------------------------------------------
@@ -136,12 +131,6 @@ class SolutionsAPI:
                 self.catalog.remove(v)
             self.catalog.remove(rec)
 
-    def _drop_model_rows(self, version_arn: str) -> None:
-        self._engine.forget(version_arn)
-        for table in model_tables():
-            self.con.execute(f"DELETE FROM pypersonalize.{table} WHERE version_arn = $v",
-                             {"v": version_arn})
-
     def _solution_dict(self, rec: Record) -> dict:
         c = rec.config
         out = {"name": rec.name, "solutionArn": rec.arn, "recipeArn": c["recipeArn"],
@@ -190,59 +179,6 @@ class SolutionsAPI:
                           event_type=rec.config.get("eventType"),
                           threshold=rec.config.get("eventValueThreshold"), mode=mode, base_version=base)
         return {"solutionVersionArn": arn}
-
-    def _train(self, *, owner: Record, group: Record, recipe_name: str, hyperparameters: dict,
-               event_type, threshold, mode: str, session_gap: int | None = None,
-               base_version: str | None = None) -> str:
-        recipe = RECIPES[recipe_name]
-        number = len(self.catalog.select("solution-version", parent_arn=owner.arn)) + 1
-        arn = f"{owner.arn}/{number}"
-        schemas = self._schemas_of(group)
-        config: dict[str, Any] = {"recipeArn": recipe.arn, "recipe": recipe.name, "trainingMode": mode,
-                                  "hyperparameters": hyperparameters, "eventType": event_type,
-                                  "eventValueThreshold": threshold, "number": number,
-                                  "dataState": self._data_state(group), "baseVersion": base_version}
-        start = time.perf_counter()
-        try:
-            report = datacheck.requirements(self.con, group.name, schemas, group.config.get("domain"),
-                                            event_type, threshold)
-            if not report["meetsMinimum"]:
-                raise InvalidInput("not enough data to train: " + "; ".join(report["problems"]))
-            inter = schemas["Interactions"]
-            ctx = TrainContext(con=self.con, schema_name=group.name, version_arn=arn,
-                               hyperparameters=hyperparameters, event_type=event_type,
-                               event_value_threshold=threshold,
-                               has_event_type=inter.field("EVENT_TYPE") is not None,
-                               has_event_value=inter.field("EVENT_VALUE") is not None,
-                               session_gap=session_gap, progress=self.progress, schemas=schemas,
-                               base_version=base_version)
-            with self._transaction():
-                with self.progress.bar(f"training {recipe.name} for {owner.name} (version {number})"):
-                    stats = recipe.train(ctx)
-                config.update(modelStats=stats, trainingSeconds=round(time.perf_counter() - start, 3),
-                              dataCounts=report["interactions"])
-                self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
-                                 dataset_group_arn=group.arn, parent_arn=owner.arn, config=config)
-        except (PypersonalizeError, duckdb.Error) as exc:
-            reason = " ".join(str(exc).split())
-            self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
-                             dataset_group_arn=group.arn, parent_arn=owner.arn, config=config,
-                             status="CREATE FAILED", failure_reason=reason)
-            if isinstance(exc, PypersonalizeError):
-                raise
-            raise PypersonalizeError(f"training failed: {reason}") from None
-        self.progress.step(f"trained {owner.name} version {number} in {config['trainingSeconds']}s")
-        return arn
-
-    def _data_state(self, group: Record) -> dict:
-        """What a model was trained on: enough to tell later whether the data changed."""
-        jobs = [j for j in self.catalog.select("dataset-import-job", dataset_group_arn=group.arn)
-                if j.status == "ACTIVE"]
-        has_inter = "Interactions" in self._schemas_of(group)
-        count = self.con.execute(f"SELECT count(*) FROM {quote_ident(group.name)}.interactions"
-                                 ).fetchall()[0][0] if has_inter else 0
-        return {"interactions": count, "importJobs": len(jobs),
-                "lastImport": jobs[-1].arn if jobs else None}
 
     def describe_solution_version(self, solution_version: str) -> dict:
         return {"solutionVersion": self._version_dict(self.catalog.get("solution-version", solution_version))}
