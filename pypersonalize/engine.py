@@ -230,7 +230,8 @@ def _recent_items(store: HistoryStore, history, types, window: int) -> np.ndarra
 
 def _candidates(served: Served, ranked) -> tuple[np.ndarray, np.ndarray]:
     """The recipe's own candidates, then the popular items they do not cover; those are
-    scaled (when they would score higher) so that no score rises down the list."""
+    scaled to at most half the lowest own score (when they would reach it), so that no
+    score rises down the list and the two parts never tie."""
     if ranked.universe is not None:
         key = id(ranked.universe)
         rest = served.outside.get(key)
@@ -246,7 +247,8 @@ def _candidates(served: Served, ranked) -> tuple[np.ndarray, np.ndarray]:
         return rest
     floor = ranked.floor if ranked.floor is not None else float(ranked.scores.min())
     top = float(rest[1].max()) if len(rest[1]) else 0.0
-    scores = rest[1] * (floor / top) if top > floor else rest[1]
+    # half the lowest own score at most: below it, and never tied with the last own item
+    scores = rest[1] * (floor / (2 * top)) if top >= floor and top > 0 else rest[1]
     return np.concatenate((ranked.items, rest[0])), np.concatenate((ranked.scores, scores))
 
 

@@ -74,11 +74,12 @@ own AS (
     FROM pypersonalize.popular_items p, checked c
     WHERE p.version_arn = c.version_arn AND p.item NOT IN (SELECT own.item FROM own)
 ), popular AS (
-    -- scaled below the recipe's own lowest score when they would score higher, so that no
-    -- score rises down the list (engine.py: _candidates)
+    -- scaled to at most half the recipe's own lowest score when they would reach it, so
+    -- that no score rises down the list and the parts never tie (engine.py: _candidates)
     SELECT f.item,
-           CASE WHEN (SELECT max(f2.score) FROM fallback f2) > (SELECT min(own.score) FROM own)
-                THEN f.score * ((SELECT min(own.score) FROM own) / (SELECT max(f2.score) FROM fallback f2))
+           CASE WHEN (SELECT max(f2.score) FROM fallback f2) >= (SELECT min(own.score) FROM own)
+                 AND (SELECT max(f2.score) FROM fallback f2) > 0
+                THEN f.score * ((SELECT min(own.score) FROM own) / (2 * (SELECT max(f2.score) FROM fallback f2)))
                 ELSE f.score END AS score,
            1 AS tier, f.rank AS pos
     FROM fallback f

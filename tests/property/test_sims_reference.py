@@ -457,10 +457,10 @@ def expected_recommendations(ref: Reference, item: str | None, k: int) -> list[t
     related = list(ref.related.get(item, []))
     listed = {rel for rel, _ in related}
     fill = [(i, s) for i, s in ref.popular if i not in listed]
-    # popular items after related ones are scaled below the lowest related score (the
-    # current item's own popularity counts: the cut comes before it is left out)
-    if related and fill and max(s for _, s in fill) > min(s for _, s in related):
-        factor = min(s for _, s in related) / max(s for _, s in fill)
+    # popular items after related ones are scaled to half the lowest related score at most
+    # (the current item's own popularity counts: the cut comes before it is left out)
+    if related and fill and max(s for _, s in fill) >= min(s for _, s in related) and max(s for _, s in fill) > 0:
+        factor = min(s for _, s in related) / (2 * max(s for _, s in fill))
         fill = [(i, s * factor) for i, s in fill]
     return (related + [(i, s) for i, s in fill if i != item])[:k]
 
