@@ -1,14 +1,19 @@
-"""What the benchmark sections share: the machine line, table layout, timing, peak memory."""
+"""What the benchmark sections share: the machine line, table layout, timing, single-request
+latency, peak memory."""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:          # for tests.conftest / tests.sql.test_movielens helpers
@@ -95,3 +100,54 @@ def rss_mb() -> dict:
 
 def fmt_s(seconds: float) -> str:
     return f"{seconds:.3f}" if seconds < 100 else f"{seconds:.1f}"
+
+
+@contextmanager
+def frozen_gc():
+    """No garbage collection inside: what is alive now is frozen out of the collector's
+    view and collections are off, so a pass's tail is not a collector pause."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+@dataclass
+class Latency:
+    """The best pass of single timed requests (the pass with the lowest p50)."""
+
+    p50: float                # ms
+    p99: float                # ms, of the same pass
+    count: int                # timed requests per pass
+    rate: float               # requests/s of that pass: count / sum of its latencies
+    answers: list             # that pass's answers, in request order
+
+
+def time_requests(call, requests: list, passes: int = 3, warmup: int = 50, before=None) -> Latency:
+    """Time ``call(request)`` one request at a time: ``warmup`` untimed calls first, then
+    ``passes`` passes over ``requests`` with the collector frozen. ``before(request)``, if
+    given, runs untimed right before each call (warm-up included)."""
+    for k in range(warmup):
+        request = requests[k % len(requests)]
+        if before is not None:
+            before(request)
+        call(request)
+    best = None
+    for _ in range(max(1, passes)):
+        lat, answers = [], []
+        with frozen_gc():
+            for request in requests:
+                if before is not None:
+                    before(request)
+                start = time.perf_counter()
+                answers.append(call(request))
+                lat.append(time.perf_counter() - start)
+        ms = 1000 * np.asarray(lat)
+        p50 = float(np.percentile(ms, 50))
+        if best is None or p50 < best.p50:
+            best = Latency(p50, float(np.percentile(ms, 99)), len(ms), 1000 * len(ms) / ms.sum(), answers)
+    return best

@@ -8,6 +8,7 @@ Sections (each a module beside this file):
   quality  NDCG/Recall/MRR/coverage of our recipes vs EASE, item-kNN, implicit (quality.py)
   training User-Personalization training time vs implicit ALS, 1M events  (training.py)
   startup  CLI start-up (--version, --help, a command) vs `python -c pass`  (startup.py)
+  latency  p50/p99 of single requests vs the serving-engine targets, implicit peer (latency.py)
 
 Usage: python benchmarks/run.py [--quick] [--only SECTION] [--repeat N] [--output PATH]
 A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
@@ -27,7 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "serving", "filters", "quality", "training", "startup")
+SECTIONS = ("imports", "sims", "serving", "filters", "quality", "training", "startup", "latency")
 RESULTS = HERE / "RESULTS.md"
 
 
