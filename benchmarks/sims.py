@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Section, fmt_s, format_table, rss_mb  # noqa: E402
 
 import pypersonalize  # noqa: E402
-import pypersonalize.solutions  # noqa: E402
+import pypersonalize.training  # noqa: E402
 from pypersonalize.recipes import TrainContext  # noqa: E402
 
 ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
@@ -201,7 +201,7 @@ def sql_sims(pp, solution: str, hyperparameters: dict | None) -> tuple[float, st
     def timed_context(**kwargs):
         return TrainContext(**{**kwargs, "con": TimedConnection(kwargs["con"], steps)})
 
-    with mock.patch.object(pypersonalize.solutions, "TrainContext", timed_context):
+    with mock.patch.object(pypersonalize.training, "TrainContext", timed_context):
         start = time.perf_counter()
         arn = pp.create_solution_version(solution)["solutionVersionArn"]
         seconds = time.perf_counter() - start

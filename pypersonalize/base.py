@@ -92,6 +92,10 @@ class ProjectBase:
     def _data_changed(self, group: str | None = None) -> None:
         """A group's datasets changed: the engine re-reads its histories when the transaction ends."""
 
+    @provided_by("Project")
+    def _create_pipeline_macro(self) -> None:
+        """Re-create ``pp_recommend`` after endpoints changed (it names each recipe's endpoints)."""
+
     # -- training (training.py) -----------------------------------------------------
 
     @provided_by("TrainingAPI")

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from .base import ProjectBase
 from .connection import writes
 from .errors import InvalidInput
 from .event_rows import check_rows
@@ -137,7 +138,7 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
     return frame[sorted(fields)]
 
 
-class EventsAPI:
+class EventsAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
 
     @writes

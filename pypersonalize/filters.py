@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from .base import ProjectBase
 from .catalog import Record, check_name
 from .connection import writes
 from .errors import InvalidInput, LimitExceeded, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
@@ -301,7 +302,7 @@ def _macro_value(c: Condition) -> str:
     return f"CAST({quote_literal(repr(number))} AS DOUBLE)"
 
 
-class FiltersAPI:
+class FiltersAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
 
     @writes

@@ -11,13 +11,14 @@ import uuid
 
 import numpy as np
 
+from .base import ProjectBase
 from .errors import InvalidInput
 from .recipes import Request, get_recipe
 
 MAX_RANKING_ITEMS = 500
 
 
-class PersonalAPI:
+class PersonalAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
 
     def score_users(self, solution_version: str, user_ids: list[str],

@@ -117,14 +117,25 @@ class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, Pe
 
     def _create_serving_macros(self) -> None:
         """Each recipe folder's own macros, then the recommend pipeline over all of them."""
-        folders = sql_folders()
-        for recipe in folders:
+        for recipe in sql_folders():
             if (recipe.sql_root() / "macros.sql").exists():
                 names = [r.name for r in RECIPES.values() if r.folder == recipe.folder]
                 execute_all(self.con, render(f"recipes/{recipe.folder}/macros.sql", recipes=names))
-        execute_all(self.con, render("serving/pipeline.sql", folders=[
-            {"folder": r.folder, "names": [x.name for x in RECIPES.values() if x.folder == r.folder]}
-            for r in folders if r.has_sql_candidates]))
+        self._create_pipeline_macro()
+
+    def _create_pipeline_macro(self) -> None:
+        """``pp_recommend`` and its batch form. Each recipe's branch names the endpoints it
+        serves, so that DuckDB drops the other recipes' branches when planning a request
+        (re-created whenever an endpoint is created, moved or deleted)."""
+        served: dict[str, list[str]] = {}
+        for name, arn, recipe in self.con.execute(
+                "SELECT name, arn, recipe FROM pypersonalize.endpoints ORDER BY name").fetchall():
+            folder = RECIPES[recipe].folder if recipe in RECIPES else None
+            served.setdefault(folder, []).extend([name, arn])
+        execute_all(self.con, render("serving/pipeline.sql", recipes=list(RECIPES), folders=[
+            {"folder": r.folder, "names": [x.name for x in RECIPES.values() if x.folder == r.folder],
+             "endpoints": served.get(r.folder, [])}
+            for r in sql_folders() if r.has_sql_candidates]))
 
     def __enter__(self) -> Project:
         return self

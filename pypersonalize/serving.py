@@ -116,6 +116,7 @@ class ServingAPI(ProjectBase):
         rec = self.catalog.get("campaign", campaign)
         with self._transaction():
             self.con.execute("DELETE FROM pypersonalize.endpoints WHERE arn = $a", {"a": rec.arn})
+            self._create_pipeline_macro()
             self.catalog.remove(rec)
 
     @staticmethod
@@ -161,6 +162,7 @@ class ServingAPI(ProjectBase):
             "name": name, "arn": arn, "kind": kind, "version": version.arn, "group": group.name,
             "serving": str(recipe.recipe_type), "requires_user": requires_user,
             "requires_item": requires_item, "exclude": exclude, "recipe": recipe.name})
+        self._create_pipeline_macro()
 
     # -- recommenders ---------------------------------------------------------------
 
@@ -227,6 +229,7 @@ class ServingAPI(ProjectBase):
         rec = self.catalog.get("recommender", recommender)
         with self._transaction():
             self.con.execute("DELETE FROM pypersonalize.endpoints WHERE arn = $a", {"a": rec.arn})
+            self._create_pipeline_macro()
             for v in self.catalog.select("solution-version", parent_arn=rec.arn):
                 self._drop_model_rows(v.arn)
                 self.catalog.remove(v)
