@@ -12,8 +12,6 @@ import json
 import math
 from datetime import datetime
 
-import pandas as pd
-
 from .base import ProjectBase
 from .connection import writes
 from .errors import InvalidInput
@@ -68,8 +66,8 @@ def _property(value, key: str, where: str):
     return value
 
 
-def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]) -> pd.DataFrame:
-    """Personalize's event objects as rows of the Interactions schema's columns."""
+def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]) -> list[dict]:
+    """Personalize's event objects as rows of the Interactions schema's columns (dicts)."""
     if not isinstance(user_id, str) or not user_id:
         raise InvalidInput("put_events: user_id must be a non-empty string")
     if not isinstance(session_id, str) or not session_id:
@@ -129,13 +127,11 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
                 raise InvalidInput(f"{where}: property {key!r} sets {name} twice")
             row[name] = _event_value(value, where) if name == "EVENT_VALUE" else _property(value, key, where)
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    extra = [c for c in frame.columns if c not in fields]
+    extra = list(dict.fromkeys(c for row in rows for c in row if c not in fields))
     if extra:
         raise InvalidInput(f"put_events: the Interactions schema has no {', '.join(extra)} field")
-    for name in fields - set(frame.columns):
-        frame[name] = None
-    return frame[sorted(fields)]
+    # every field of the schema, in name order, None where the event gives nothing
+    return [{name: row.get(name) for name in sorted(fields)} for row in rows]
 
 
 class EventsAPI(ProjectBase):
@@ -151,20 +147,22 @@ class EventsAPI(ProjectBase):
         """
         group_name, schema = self._engine.memo(("events", dataset_group),
                                                lambda: self._events_target(dataset_group))
-        frame = event_rows(user_id, session_id, event_list, set(schema.names))
-        checked = check_rows(schema, frame)          # every row checked before anything is written
+        rows = event_rows(user_id, session_id, event_list, set(schema.names))
+        checked = check_rows(schema, rows)           # every row checked before anything is written
         # Held across commit and memory update, so the engine never loads the histories
         # in between (it would count the events twice, or miss them).
         with self._engine.lock:
             held = self._engine.stores.get(group_name)
             current = held is not None and held[0] == self._engine.data_stamps.get(group_name, 0)
+            # ids the histories already hold are in the id maps: no look-up needed
+            known = current and held[1].has_ids(rows)
             with self._transaction(changes=False):
-                write_rows(self.con, group_name, schema, checked)
+                write_rows(self.con, group_name, schema, checked, id_maps=not known)
             if current and not self._connections.in_transaction():
-                held[1].append(frame)
+                held[1].append(rows)
             else:
                 self._data_changed(group_name)
-        return {"eventsRecorded": len(frame), "trackingId": tracking_id, "sessionId": session_id}
+        return {"eventsRecorded": len(rows), "trackingId": tracking_id, "sessionId": session_id}
 
     def _events_target(self, dataset_group: str):
         """(group name, Interactions schema) that events of ``dataset_group`` go to."""

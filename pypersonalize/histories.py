@@ -98,6 +98,7 @@ class HistoryStore:
         self._types = np.zeros(0, dtype=np.int64)
         self._ts = np.zeros(0, dtype=np.int64)
         self._added: dict[str, list[tuple[int, int, int]]] = {}   # user -> (ts, item, type) after load
+        self._event_items: set[int] = set()                        # codes of items with events
         self._shown: dict[str, list[np.ndarray]] = {}              # explicit impressions per user
         self._answered: dict[str, list[str]] = {}                  # recommendation ids per user
         self._logged: dict[str, np.ndarray] = {}                   # recommendation id -> items
@@ -130,6 +131,7 @@ class HistoryStore:
         store.type_names = [str(t) for t in type_names]
         store._type_index = {t: i for i, t in enumerate(store.type_names)}
         store._items = items.astype(np.int64)
+        store._event_items = set(np.unique(store._items).tolist())
         store._types = type_codes.astype(np.int64)            # factorize gives -1 for NULL
         store._ts = np.asarray(data["ts"], dtype=np.int64)
         if n:
@@ -179,12 +181,19 @@ class HistoryStore:
 
     # -- keeping current --------------------------------------------------------------
 
-    def append(self, rows: pd.DataFrame) -> None:
+    def has_ids(self, rows: list[dict]) -> bool:
+        """Whether every USER_ID and ITEM_ID of ``rows`` already has events here (and so a
+        number in the group's id maps, which every import and put_events extends)."""
+        return all((row["USER_ID"] in self._users or row["USER_ID"] in self._added)
+                   and self.vocab.lookup(row["ITEM_ID"]) in self._event_items for row in rows)
+
+    def append(self, rows: list[dict]) -> None:
         """Events a writer of this process has just committed (Interactions columns)."""
         with self._lock:
-            for row in rows.to_dict("records"):
+            for row in rows:
                 user = row["USER_ID"]
                 item = self.vocab.code(row["ITEM_ID"])
+                self._event_items.add(item)
                 etype = self.type_code(row.get("EVENT_TYPE"))
                 self._added.setdefault(user, []).append((int(row["TIMESTAMP"]), item, etype))
                 shown = row.get("IMPRESSION")

@@ -190,3 +190,26 @@ def test_an_old_file_without_endpoint_recipes_is_upgraded(pp):
                            "pop": "aws-popularity-count", "byw": "aws-sims"}
         user = users_of(again, 1)[0]
         assert_same(python_list(again, campaign="up", user_id=user), sql_list(again, "up", user))
+
+
+def test_put_events_keeps_the_id_maps_whole(pp):
+    """Known ids skip the id-map look-up (the histories know them); new ones are numbered."""
+    def maps():
+        return {t: dict(pp.sql(f"SELECT id, idx FROM movies.{t}").fetchall()) for t in ("user_ids", "item_ids")}
+
+    python_list(pp, campaign="pop", user_id="u1")          # histories in memory
+    before = maps()
+    user, item = users_of(pp, 1)[0], "m1"
+    pp.put_events("movies", user, "s", [{"eventType": "Watch", "itemId": item, "sentAt": T0}])
+    assert maps() == before
+    pp.put_events("movies", "fresh-user", "s", [{"eventType": "Watch", "itemId": "fresh-item", "sentAt": T0}])
+    after = maps()
+    assert after["user_ids"]["fresh-user"] == max(before["user_ids"].values()) + 1
+    assert after["item_ids"]["fresh-item"] == max(before["item_ids"].values()) + 1
+    pp.put_events("movies", "fresh-user", "s", [{"eventType": "Click", "itemId": "fresh-item", "sentAt": T0 + 1}])
+    assert maps() == after
+    # training sees the new user's events through the maps
+    version = pp.create_solution_version("pop")["solutionVersionArn"]
+    counts = dict(pp.sql("SELECT item, score FROM pypersonalize.popular_items WHERE version_arn = $v",
+                         params={"v": version}).fetchall())
+    assert "fresh-item" in counts
