@@ -3,7 +3,6 @@
 Sections (each a module beside this file):
   imports  validated CSV import vs duckdb-raw, pandas, pandas+checks       (imports.py)
   sims     SIMS training in SQL vs a scipy.sparse peer, time split, peak RSS (sims.py)
-  serving  recommendations/s: Python API, SQL macro, batch macro         (serving.py)
   filters  request latency with and without a filter, MovieLens 100K    (filters.py)
   quality  NDCG/Recall/MRR/coverage of our recipes vs EASE, item-kNN, implicit (quality.py)
   training User-Personalization training time vs implicit ALS, 1M events  (training.py)
@@ -28,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "serving", "filters", "quality", "training", "startup", "latency")
+SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency")
 RESULTS = HERE / "RESULTS.md"
 
 
