@@ -64,7 +64,8 @@ class PersonalAPI(ProjectBase):
                 or not all(isinstance(i, str) for i in input_list):
             raise InvalidInput(f"input_list must be a list of 1 to {MAX_RANKING_ITEMS} item ids")
         context_params(context)
-        ranked = self.engine.rank(ep, user_id, input_list, context, filter, filter_values)
+        with self._engine.serving:
+            ranked = self.engine.rank(ep, user_id, input_list, context, filter, filter_values)
         return {"personalizedRanking": [{"itemId": item, "score": score} for item, score in ranked],
                 "recommendationId": f"RID-{uuid.uuid4()}"}
 

@@ -255,6 +255,12 @@ class ServingAPI(ProjectBase):
         for value, what in ((user_id, "user_id"), (item_id, "item_id")):
             if value is not None and (not isinstance(value, str) or len(value) > 256):
                 raise InvalidInput(f"{what} must be a string of at most 256 characters")
+        with self._engine.serving:
+            return self._recommendations(kind, ref, user_id, item_id, num_results, filter, filter_values,
+                                         promotions, seed, context)
+
+    def _recommendations(self, kind, ref, user_id, item_id, num_results, filter, filter_values,
+                         promotions, seed, context) -> dict:
         ep = self.engine.endpoint(kind, ref)
         if ep.recipe.recipe_type == RecipeType.PERSONALIZED_RANKING:
             raise InvalidInput(f"{kind} {ep.name!r} serves a Personalized-Ranking model: use "

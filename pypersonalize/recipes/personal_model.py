@@ -152,6 +152,15 @@ def _gather(csr: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, out_rows:
     return np.bincount(keys, weights=vals, minlength=n_out * width).reshape(n_out, width)
 
 
+def _times_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T``; for a few rows (real-time requests) without BLAS: OpenBLAS's threads,
+    called from many request threads at once, slow every call down by two orders of
+    magnitude, while numpy's own loop scales with the threads."""
+    if a.shape[0] <= 4:
+        return np.einsum("kr,nr->kn", a, b)
+    return a @ b.T
+
+
 def _times_transposed(profile: np.ndarray, pm: PersonalModel) -> np.ndarray:
     """``profile @ model_tokens.T`` as a C-ordered array: through a dense copy of the
     (usually small) token matrix, else sparse."""
@@ -160,7 +169,7 @@ def _times_transposed(profile: np.ndarray, pm: PersonalModel) -> np.ndarray:
         dense = pm._maps.get("tokens_dense_t")
         if dense is None:
             dense = pm._maps["tokens_dense_t"] = np.ascontiguousarray(tokens.T.toarray())
-        return profile @ dense
+        return _times_t(profile, dense.T)
     return np.ascontiguousarray((tokens @ profile.T).T)
 
 
@@ -257,7 +266,7 @@ class PersonalScorer:
                 user_vec = np.zeros((r_count, m.factors.shape[1]))
                 first = np.flatnonzero(np.concatenate(([True], xr[1:] != xr[:-1])))
                 user_vec[xr[first]] = np.add.reduceat(m.factors[xe] * xw[:, None], first, axis=0)
-            hist = user_vec @ m.out.T
+            hist = _times_t(user_vec, m.out)
             out = _scaled(seq)
             hist = _scaled(hist)
             hist *= m.history_weight
