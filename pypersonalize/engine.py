@@ -36,6 +36,7 @@ from .errors import InvalidInput
 from .histories import HistoryStore, Vocab
 from .recipes import Recipe, Request, get_recipe
 from .sqlkit import used_params
+from .texts import text
 
 MAX_MODELS = 32            # versions held in memory per project file (least recently used go)
 MAX_FILTERS = 256          # compiled filter requests and Items-filter verdicts kept
@@ -289,7 +290,15 @@ class Pipeline:
     # -- filters --------------------------------------------------------------------
 
     def _filter(self, ref: str, group: str, values: dict | None, related: bool, prefix: str = "p"):
-        """(predicate, params, user-independent) of a request's filter, compiled once per values."""
+        """A request's filter (filters.RequestFilter), compiled once per values."""
+        text(ref, "filter")
+        if values is not None:
+            if not isinstance(values, dict):
+                raise InvalidInput("filter_values must map value names to strings, e.g. "
+                                   "{\"GENRES\": '\"Comedy\",\"Drama\"'}")
+            for name, value in values.items():
+                text(name, "filter_values name")
+                text(value, f"filter value {name}")
         key = ("filter", ref, group, json.dumps(values, sort_keys=True, default=str), related, prefix,
                self.state.catalog_stamp)
         hit = self.state.filters.get(key)

@@ -17,6 +17,7 @@ from .connection import writes
 from .errors import InvalidInput
 from .event_rows import check_rows
 from .event_rows import write as write_rows
+from .texts import text
 
 MAX_EVENTS = 10          # Personalize's eventList limit
 # Keys Personalize refuses in an event's properties (case-insensitive), each of which
@@ -72,6 +73,8 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
         raise InvalidInput("put_events: user_id must be a non-empty string")
     if not isinstance(session_id, str) or not session_id:
         raise InvalidInput("put_events: session_id must be a non-empty string")
+    text(user_id, "put_events: user_id")
+    text(session_id, "put_events: session_id")
     if not isinstance(event_list, list) or not 1 <= len(event_list) <= MAX_EVENTS:
         raise InvalidInput(f"put_events: event_list must hold 1 to {MAX_EVENTS} events")
     rows = []
@@ -86,6 +89,8 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
         for key in ("eventType", "sentAt"):
             if key not in event:
                 raise InvalidInput(f"{where}: {key} is required")
+        for key in ("itemId", "eventType", "recommendationId", "eventId"):
+            text(event.get(key), f"{where}: {key}", optional=key != "eventType")
         row = {"USER_ID": user_id, "ITEM_ID": event.get("itemId"),
                "TIMESTAMP": _timestamp(event["sentAt"], where), "EVENT_TYPE": event["eventType"]}
         if "eventValue" in event:
@@ -96,6 +101,8 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
             ids = event["impression"]
             if not all(isinstance(i, str) and i and "|" not in i for i in ids):
                 raise InvalidInput(f"{where}: impression must list non-empty item ids without '|'")
+            for i in ids:
+                text(i, f"{where}: impression")
             row["IMPRESSION"] = "|".join(ids)
         if "recommendationId" in event:
             row["RECOMMENDATION_ID"] = event["recommendationId"]
@@ -145,6 +152,7 @@ class EventsAPI(ProjectBase):
         >>> pp.put_events("movies", "u1", "s1", [{"eventType": "Watch", "itemId": "m7",
         ...                                        "sentAt": 1700000000}])  # doctest: +SKIP
         """
+        text(dataset_group, "put_events: dataset_group")
         group_name, schema = self._engine.memo(("events", dataset_group),
                                                lambda: self._events_target(dataset_group))
         rows = event_rows(user_id, session_id, event_list, set(schema.names))
@@ -159,7 +167,10 @@ class EventsAPI(ProjectBase):
             with self._transaction(changes=False):
                 write_rows(self.con, group_name, schema, checked, id_maps=not known)
             if current and not self._connections.in_transaction():
-                held[1].append(rows)
+                held[1].append(rows, lambda rids: dict(self.con.execute(
+                    "SELECT recommendation_id, items FROM pypersonalize.recommendation_log "
+                    "WHERE dataset_group = $g AND recommendation_id IN (SELECT unnest($r::VARCHAR[]))",
+                    {"g": group_name, "r": rids}).fetchall()))
             else:
                 self._data_changed(group_name)
         return {"eventsRecorded": len(rows), "trackingId": tracking_id, "sessionId": session_id}

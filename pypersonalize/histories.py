@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import duckdb
@@ -21,6 +22,9 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 _NO_TYPE = -1
+# Recommendation lists held until an event names them; the engine writes lists to the file
+# in batches far smaller than this, so an older one is read back from the file when named.
+RECENT_LISTS = 1000
 
 
 class Vocab:
@@ -101,7 +105,8 @@ class HistoryStore:
         self._event_items: set[int] = set()                        # codes of items with events
         self._shown: dict[str, list[np.ndarray]] = {}              # explicit impressions per user
         self._answered: dict[str, list[str]] = {}                  # recommendation ids per user
-        self._logged: dict[str, np.ndarray] = {}                   # recommendation id -> items
+        self._logged: dict[str, np.ndarray] = {}                   # lists events answered: id -> items
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # the newest lists no event named yet
         self.attributes: dict[str, list[tuple[str, str]]] = {}
         self.shown_counts = np.zeros(0, dtype=np.int64)            # explicit impressions per item, all users
         self._lock = threading.Lock()
@@ -149,8 +154,11 @@ class HistoryStore:
             rids = np.asarray(data["recommendation_id"], dtype=object)
             for row in np.flatnonzero(pd.notna(pd.Series(rids)).to_numpy()):
                 store._answered.setdefault(users[row], []).append(rids[row])
-            logged_lists = con.execute("SELECT recommendation_id, items FROM pypersonalize.recommendation_log "
-                                       "WHERE dataset_group = $g", {"g": group}).fetchall()
+            # only the lists some event names (the log keeps every list ever made)
+            logged_lists = con.execute(
+                "SELECT recommendation_id, items FROM pypersonalize.recommendation_log "
+                "WHERE dataset_group = $g AND recommendation_id IN (SELECT recommendation_id "
+                "FROM pypersonalize.interactions_all WHERE dataset_group = $g)", {"g": group}).fetchall()
             for rid, logged in logged_lists:
                 store._logged[rid] = store.vocab.codes(list(logged))
         try:
@@ -171,7 +179,7 @@ class HistoryStore:
         np.add.at(self.shown_counts, codes, 1)
 
     def type_code(self, name) -> int:
-        if name is None or (isinstance(name, float) and np.isnan(name)):
+        if not isinstance(name, str):
             return _NO_TYPE
         found = self._type_index.get(name)
         if found is None:
@@ -187,8 +195,9 @@ class HistoryStore:
         return all((row["USER_ID"] in self._users or row["USER_ID"] in self._added)
                    and self.vocab.lookup(row["ITEM_ID"]) in self._event_items for row in rows)
 
-    def append(self, rows: list[dict]) -> None:
-        """Events a writer of this process has just committed (Interactions columns)."""
+    def append(self, rows: list[dict], fetch_lists=None) -> None:
+        """Events a writer of this process has just committed (Interactions columns).
+        ``fetch_lists(ids)``: the logged lists of recommendation ids memory no longer holds."""
         with self._lock:
             for row in rows:
                 user = row["USER_ID"]
@@ -205,10 +214,21 @@ class HistoryStore:
                 rid = row.get("RECOMMENDATION_ID")
                 if self.has_recommendation_id and isinstance(rid, str):
                     self._answered.setdefault(user, []).append(rid)
+                    if rid not in self._logged:
+                        found = self._recent.pop(rid, None)
+                        if found is None and fetch_lists is not None:
+                            items = fetch_lists([rid]).get(rid)
+                            found = None if items is None else self.vocab.codes(list(items))
+                        if found is not None:
+                            self._logged[rid] = found
 
     def log(self, recommendation_id: str, items: list[str]) -> None:
-        """A recommendation list whose later events count its other items as shown."""
-        self._logged[recommendation_id] = self.vocab.codes(items)
+        """A recommendation list whose later events count its other items as shown; the
+        newest RECENT_LISTS are held (older ones are in the file by then)."""
+        with self._lock:
+            self._recent[recommendation_id] = self.vocab.codes(items)
+            while len(self._recent) > RECENT_LISTS:
+                self._recent.popitem(last=False)
 
     # -- reading ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import numpy as np
 from .base import ProjectBase
 from .errors import InvalidInput
 from .recipes import Request, get_recipe
+from .texts import text
 
 MAX_RANKING_ITEMS = 500
 
@@ -54,7 +55,7 @@ class PersonalAPI(ProjectBase):
         {'personalizedRanking': [{'itemId': 'm2', 'score': 0.61}, ...], 'recommendationId': ...}
         """
         from .serving import context_params
-        ep = self.engine.endpoint("campaign", campaign)
+        ep = self.engine.endpoint("campaign", text(campaign, "campaign"))
         if not ep.recipe.ranks_lists:
             raise InvalidInput(f"campaign {ep.name!r} serves {ep.recipe.name}, which cannot "
                                "rank a list (use a Personalized-Ranking or User-Personalization solution)")
@@ -63,6 +64,9 @@ class PersonalAPI(ProjectBase):
         if not isinstance(input_list, list) or not 1 <= len(input_list) <= MAX_RANKING_ITEMS \
                 or not all(isinstance(i, str) for i in input_list):
             raise InvalidInput(f"input_list must be a list of 1 to {MAX_RANKING_ITEMS} item ids")
+        text(user_id, "user_id")
+        for item in input_list:
+            text(item, "input_list")
         context_params(context)
         with self._engine.serving:
             ranked = self.engine.rank(ep, user_id, input_list, context, filter, filter_values)

@@ -191,9 +191,12 @@ class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, Pe
         Anything but a query makes the serving engine re-read what it holds in memory."""
         if self._engine.pending_log and not self.read_only:
             self.engine.flush_log()
-        if not _only_queries(self.con, query):
-            self._engine.data_changed()
-        return self.con.sql(query, params=params)
+        reads = _only_queries(self.con, query)
+        try:
+            return self.con.sql(query, params=params)
+        finally:
+            if not reads:        # after the write: a reload in between would miss it for good
+                self._engine.data_changed()
 
 
 __all__ = ["open", "Project", "IMPORT_MODES", "TABLE_OF"]

@@ -20,6 +20,7 @@ from .errors import InvalidInput, ResourceAlreadyExists
 from .numbers import finite
 from .recipes import RecipeType, get_recipe
 from .sqlkit import execute_all, render
+from .texts import text
 from .usecases import get_use_case
 
 MAX_RESULTS = 500
@@ -252,9 +253,9 @@ class ServingAPI(ProjectBase):
         ref = campaign or recommender
         if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= MAX_RESULTS:
             raise InvalidInput(f"num_results must be an integer from 1 to {MAX_RESULTS}, got {num_results!r}")
+        text(ref, kind)
         for value, what in ((user_id, "user_id"), (item_id, "item_id")):
-            if value is not None and (not isinstance(value, str) or len(value) > 256):
-                raise InvalidInput(f"{what} must be a string of at most 256 characters")
+            text(value, what, optional=True, limit=256)
         with self._engine.serving:
             return self._recommendations(kind, ref, user_id, item_id, num_results, filter, filter_values,
                                          promotions, seed, context)
@@ -290,7 +291,7 @@ class ServingAPI(ProjectBase):
         kind = "campaign" if campaign else "recommender"
         if isinstance(num_results, bool) or not isinstance(num_results, int) or not 1 <= num_results <= MAX_RESULTS:
             raise InvalidInput(f"num_results must be an integer from 1 to {MAX_RESULTS}, got {num_results!r}")
-        ep = self.engine.endpoint(kind, campaign or recommender)
+        ep = self.engine.endpoint(kind, text(campaign or recommender, kind))
         if ep.requires_item:
             raise InvalidInput(f"{kind} {ep.name!r} needs item_id for every request; recommend_batch "
                                "takes users only")
@@ -298,6 +299,8 @@ class ServingAPI(ProjectBase):
             user_ids = self.engine._parts(ep)[0].users()
         if not isinstance(user_ids, list) or not all(isinstance(u, str) and u for u in user_ids):
             raise InvalidInput("user_ids must be a list of non-empty strings")
+        for u in user_ids:
+            text(u, "user_ids")
         store, (users, ranks, codes, scores) = self.engine.recommend_batch(ep, user_ids, num_results)
         return pd.DataFrame({"user_id": pd.array([user_ids[i] for i in users], dtype="string"),
                              "rank": ranks.astype("int32"),

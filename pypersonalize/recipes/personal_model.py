@@ -226,10 +226,10 @@ class PersonalScorer:
     def _type_weights(pm: PersonalModel, type_names: list[str]) -> np.ndarray:
         """Weight per event-type code (last entry: no type)."""
         cached = pm._maps.get("type_weights")
-        if cached is None or len(cached) != len(type_names) + 1:
-            cached = np.array([pm.event_weights.get(t, 1.0) for t in type_names] + [1.0])
+        if cached is None or cached[0] != type_names:     # names, not their count: a reload reorders them
+            cached = (list(type_names), np.array([pm.event_weights.get(t, 1.0) for t in type_names] + [1.0]))
             pm._maps["type_weights"] = cached
-        return cached
+        return cached[1]
 
     # -- scoring ----------------------------------------------------------------------
 
