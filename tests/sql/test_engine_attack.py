@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the served/pp fixtures come from test_engine.py and are taken as arguments
 """Attacks on the in-memory serving engine: sequences of public calls after which Python's
 answers differ from plain SQL (pp_recommend) or from a freshly reopened project, and hostile
 request/event inputs that escape as non-pypersonalize exceptions or poison the memory.
@@ -11,53 +12,13 @@ import shutil
 import threading
 
 import duckdb
-import numpy as np
 import pytest
 
 import pypersonalize
-from tests.conftest import build_sample_group
+from tests.sql.test_engine import assert_same, pp, python_list, served, sql_list  # noqa: F401 - fixtures
 from tests.sql.test_user_personalization import cluster_events, make_group, train
 
 T0 = 1800000000
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """The file of tests/sql/test_engine.py: UP, SIMS and popularity campaigns, a SIMS recommender."""
-    path = tmp_path_factory.mktemp("attack") / "e.duckdb"
-    with pypersonalize.open(path, quiet=True) as pp:
-        build_sample_group(pp, "VIDEO_ON_DEMAND", "movies")
-        for name, recipe in (("up", "aws-user-personalization"), ("sims", "aws-sims"),
-                             ("pop", "aws-popularity-count")):
-            pp.create_solution(name=name, dataset_group="movies", recipe=recipe)
-            version = pp.create_solution_version(name)["solutionVersionArn"]
-            config = {"itemExplorationConfig": {"explorationWeight": "0"}} if name == "up" else None
-            pp.create_campaign(name=name, solution_version=version, campaign_config=config)
-        pp.create_recommender(name="byw", dataset_group="movies", use_case="Because you watched X")
-    return path
-
-
-@pytest.fixture
-def pp(served, tmp_path):
-    path = tmp_path / "copy.duckdb"
-    shutil.copy(served, path)
-    with pypersonalize.open(path, quiet=True) as project:
-        yield project
-
-
-def python_list(pp, **request):
-    return [(r["itemId"], r["score"]) for r in pp.get_recommendations(num_results=20, **request)["itemList"]]
-
-
-def sql_list(pp, endpoint, user_id=None, item_id=None):
-    return [(i, s) for _r, i, s in pp.con.execute(
-        "SELECT * FROM pp_recommend($e, user_id := $u, item_id := $i, n := 20)",
-        {"e": endpoint, "u": user_id, "i": item_id}).fetchall()]
-
-
-def assert_same(py, sql):
-    assert [i for i, _ in py] == [i for i, _ in sql]
-    np.testing.assert_allclose([s for _, s in py], [s for _, s in sql], rtol=1e-9)
 
 
 def top_user(pp):
