@@ -373,7 +373,7 @@ class Pipeline:
         elif filter_values:
             raise InvalidInput("filter_values given without a filter")
         full = flt is not None or promotions
-        ranked = ep.recipe.scorer.recommend(served.model, [Request(history, item, context)],
+        ranked = ep.recipe.scorer.recommend(served.model, [Request(history, item, context, store)],
                                             None if full else n + len(excluded))[0]
         codes, scores = _candidates(served, ranked)
         if len(excluded):
@@ -543,7 +543,7 @@ class Pipeline:
         elif filter_values:
             raise InvalidInput("filter_values given without a filter")
         popularity = dict(zip(served.popular.tolist(), served.popular_scores.tolist()))
-        request = Request(history, None, context)
+        request = Request(history, None, context, store)
         return served.recipe.scorer.rank(served.model, request, items, codes, popularity)
 
     def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 256):
@@ -558,7 +558,8 @@ class Pipeline:
             histories = [store.history(u) for u in part]
             excluded = [_excluded(ep, store, h, None) for h in histories]
             limit = n + max((len(e) for e in excluded), default=0)
-            ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None) for h in histories], limit)
+            ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None, store) for h in histories],
+                                                limit)
             out = []
             for k, (r, ex) in enumerate(zip(ranked, excluded)):
                 codes, sc = _candidates(served, r)

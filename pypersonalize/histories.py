@@ -109,6 +109,7 @@ class HistoryStore:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # the newest lists no event named yet
         self.attributes: dict[str, list[tuple[str, str]]] = {}
         self.shown_counts = np.zeros(0, dtype=np.int64)            # explicit impressions per item, all users
+        self.version = 0                                           # bumped by every append
         self._lock = threading.Lock()
 
     # -- loading --------------------------------------------------------------------
@@ -211,6 +212,7 @@ class HistoryStore:
                     codes = self.vocab.codes([i for i in ids if i])
                     self._shown.setdefault(user, []).append(codes)
                     self._count_shown(codes)
+                self.version += 1
                 rid = row.get("RECOMMENDATION_ID")
                 if self.has_recommendation_id and isinstance(rid, str):
                     self._answered.setdefault(user, []).append(rid)
@@ -260,6 +262,15 @@ class HistoryStore:
             if logged is not None:
                 shown.append(logged)
         return History(items, types, shown, attributes, self.type_names)
+
+    def all_events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item codes, timestamps, event-type codes) of every event of the group."""
+        added = [e for events in list(self._added.values()) for e in events]
+        if not added:
+            return self._items, self._ts, self._types
+        more = np.array(added, dtype=np.int64).reshape(-1, 3)
+        return (np.concatenate((self._items, more[:, 1])), np.concatenate((self._ts, more[:, 0])),
+                np.concatenate((self._types, more[:, 2])))
 
     def users(self) -> list[str]:
         """Every user with events, in the order of the file's user ids."""

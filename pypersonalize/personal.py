@@ -40,7 +40,7 @@ class PersonalAPI(ProjectBase):
         ep = self.engine.version_endpoint(version.arn, group.name, recipe)
         store, served = self.engine._parts(ep)
         pm = served.model
-        requests = [Request(store.history(u), None, context) for u in user_ids]
+        requests = [Request(store.history(u), None, context, store) for u in user_ids]
         raw, scored = recipe.scorer.raw_scores(pm, requests)
         probs = recipe.scorer.probabilities(pm, raw) if len(requests) else raw
         probs[~scored] = 0.0

@@ -45,6 +45,9 @@ USE_CASES = {u.name: u for u in (
             "aws-sims", "Watch", requires_user=True, requires_item=True, exclude_event_type="Watch"),
     # Personalized use cases train on every event type (Personalize recommends Click + Watch,
     # View + Purchase) and explore new items (recommenderConfig.itemExplorationConfig).
+    # re-evaluated from the current interactions on every request (Personalize: every 2 hours)
+    UseCase("aws-vod-trending-now", "Trending now", "VIDEO_ON_DEMAND", "aws-trending-now", None,
+            requires_user=False, requires_item=False),
     UseCase("aws-vod-top-picks", "Top picks for you", "VIDEO_ON_DEMAND", "aws-user-personalization",
             None, requires_user=True, requires_item=False, exclude_event_type="Watch"),
     UseCase("aws-ecomm-recommended-for-you", "Recommended for you", "ECOMMERCE",

@@ -8,10 +8,10 @@ over ``RECIPES``), which recipes support UPDATE training and every list of names
 from __future__ import annotations
 
 from ..errors import InvalidInput
-from . import popularity, sims, user_personalization
+from . import popularity, sims, trending, user_personalization
 from .base import Hyperparameter, Ranked, Recipe, RecipeType, Request, Scorer, TrainContext
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE,
+RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE, trending.RECIPE,
                                                  *user_personalization.RECIPES)}
 
 __all__ = ["RECIPES", "Recipe", "RecipeType", "Hyperparameter", "Ranked", "Request", "Scorer", "TrainContext",

@@ -126,6 +126,7 @@ class Request:
     history: Any = None            # histories.History of the user, or None (unknown / no user)
     item: int | None = None        # the current item (RELATED_ITEMS), None when not given or unknown
     context: dict | None = None    # the request's context map
+    group: Any = None              # the dataset group's histories.HistoryStore (everyone's events)
 
 
 @dataclass
