@@ -57,12 +57,6 @@ class PersonalModel:
     name_rank: np.ndarray | None = None        # rank of each model item's id in sorted order
     _maps: dict = field(default_factory=dict)
 
-    @property
-    def index(self) -> dict:
-        if "index" not in self._maps:
-            self._maps["index"] = {item: i for i, item in enumerate(self.items)}
-        return self._maps["index"]
-
 
 def _lift_table(frame: pd.DataFrame, index: dict) -> dict:
     out = {}
