@@ -30,7 +30,7 @@ _NOT_FLAT = {"record", "array", "map", "enum", "fixed"}
 INTERNAL_NAMES = {"rowid": "rowid is the name of DuckDB's built-in row number column in every "
                            "table, so a field of that name would hide it"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FIELD_KEYS = {"name", "type", "categorical", "textual", "doc", "default", "aliases", "order"}
+_FIELD_KEYS = {"name", "type", "categorical", "textual", "itemName", "doc", "default", "aliases", "order"}
 _RECORD_KEYS = {"type", "name", "namespace", "fields", "version", "doc", "aliases"}
 
 
@@ -42,6 +42,7 @@ class Field:
     categorical: bool = False
     textual: bool = False
     multi_value: bool = False   # IMPRESSION in Interactions: a '|' list though not categorical
+    item_name: bool = False     # "itemName": true: the item's title (Items; Semantic-Similarity)
 
     @property
     def is_list(self) -> bool:
@@ -59,6 +60,8 @@ class Field:
             out["categorical"] = True
         if self.textual:
             out["textual"] = True
+        if self.item_name:
+            out["itemName"] = True
         return out
 
 
@@ -196,7 +199,8 @@ def _parse_field(raw: Any, index: int, dataset_type: str) -> Field:
         raise SchemaError(f"{label}: a field name may have at most {domains.MAX_FIELD_NAME} characters")
     ftype, nullable = _parse_type(raw.get("type"), label)
     cat, text = raw.get("categorical", False), raw.get("textual", False)
-    for attr, val in (("categorical", cat), ("textual", text)):
+    name_flag = raw.get("itemName", False)
+    for attr, val in (("categorical", cat), ("textual", text), ("itemName", name_flag)):
         if not isinstance(val, bool):
             raise SchemaError(f'{label}: "{attr}" must be true or false, got {val!r}')
     if cat and text:
@@ -207,8 +211,25 @@ def _parse_field(raw: Any, index: int, dataset_type: str) -> Field:
     if text and dataset_type != "Items":
         raise SchemaError(f"{label}: textual fields are allowed only in an Items schema, "
                           f"not in {dataset_type}")
+    if name_flag:
+        _check_item_name(label, fname, ftype, cat, text, dataset_type)
     multi = fname in domains.LIST_FIELDS[dataset_type]
-    return Field(fname, ftype, nullable, cat, text, multi)
+    return Field(fname, ftype, nullable, cat, text, multi, name_flag)
+
+
+def _check_item_name(label: str, fname: str, ftype: str, cat: bool, text: bool, dataset_type: str) -> None:
+    """Personalize's ``"itemName": true``: the one string field of an Items schema holding the
+    item's title (Semantic-Similarity reads it next to the textual description)."""
+    if dataset_type != "Items":
+        raise SchemaError(f'{label}: "itemName" marks the item title and is allowed only in an Items '
+                          f"schema, not in {dataset_type}")
+    if ftype != "string":
+        raise SchemaError(f'{label}: only a "string" field can be the itemName, this one is "{ftype}"')
+    if fname in domains.NON_METADATA["Items"]:
+        raise SchemaError(f"{label}: {fname} cannot be the itemName; mark the field holding the item's title")
+    if cat or text:
+        raise SchemaError(f'{label}: the itemName field holds the plain title and cannot also be '
+                          f'{"categorical" if cat else "textual"} (the description is a separate textual field)')
 
 
 def _parse_type(t: Any, label: str) -> tuple[str, bool]:
@@ -304,6 +325,10 @@ def _check_counts(schema: Schema) -> None:
             raise SchemaError(f'field "{meta[limit].name}": {t} schemas may have at most '
                               f"{limit} metadata fields, this one has {len(meta)}")
     if t == "Items":
+        named = [f for f in schema.fields if f.item_name]
+        if len(named) > 1:
+            raise SchemaError(f'field "{named[1].name}": an Items schema may mark only one field with '
+                              f'"itemName": true, "{named[0].name}" already is')
         textual = [f for f in schema.fields if f.textual]
         if len(textual) > domains.MAX_TEXTUAL_ITEMS:
             raise SchemaError(f'field "{textual[1].name}": an Items schema may have at most one '

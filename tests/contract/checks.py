@@ -94,6 +94,11 @@ def make_data(seed: int = 7, n_users: int = 60, n_items: int = 40, n_events: int
         "ITEM_ID": [f"i{k:02d}" for k in range(n_items)],
         "GENRES": [genres[k % 4] + (f"|{genres[(k + 1) % 4]}" if k % 3 == 0 else "") for k in range(n_items)],
         "CREATION_TIMESTAMP": [T0 - 86_400 * (n_items - k) for k in range(n_items)],
+        # the title (itemName) and description (textual) Semantic-Similarity reads; every
+        # description shares "film" with every other, so every item has related items
+        "TITLE": [f"{genres[k % 4]} picture {k}" for k in range(n_items)],
+        "PRODUCT_DESCRIPTION": [f"a {genres[k % 4].lower()} film" + (" with a twist" if k % 5 == 0 else "")
+                                for k in range(n_items)],
     })
     return Data(interactions, items)
 
@@ -108,7 +113,8 @@ INTERACTIONS_SCHEMA = _schema("Interactions", [
     {"name": "EVENT_TYPE", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}])
 ITEMS_SCHEMA = _schema("Items", [
     {"name": "ITEM_ID", "type": "string"}, {"name": "GENRES", "type": "string", "categorical": True},
-    {"name": "CREATION_TIMESTAMP", "type": "long"}])
+    {"name": "CREATION_TIMESTAMP", "type": "long"}, {"name": "TITLE", "type": "string", "itemName": True},
+    {"name": "PRODUCT_DESCRIPTION", "type": "string", "textual": True}])
 DOMAIN = "VIDEO_ON_DEMAND"         # so that its domain recommenders (and their exclusions) exist
 
 
