@@ -329,3 +329,15 @@ def _with(field: dict, name: str = "Items", extra: tuple = ()) -> dict:
 def test_item_name_refused_elsewhere(schema, message):
     with pytest.raises(SchemaError, match=message):
         parse_schema(schema)
+
+
+def test_influence_given_as_strings_reads_as_numbers(env):
+    """Personalize's SDKs send numbers, but the string form is accepted like other settings;
+    Python and SQL read it alike."""
+    pp, items, events, version = env
+    pp.create_campaign(name="inf-str", solution_version=version,
+                       campaign_config={"rankingInfluence": {"POPULARITY": "0.7", "FRESHNESS": "0.1"}})
+    expected = reference_list(reference_vectors(items), *reference_factors(items, events), "m02", 0.1, 0.7)
+    py = python_list(pp, "inf-str", "m02")
+    assert_lists(own_part(py, expected), expected)
+    assert_lists(sql_list(pp, "inf-str", "m02"), py)
