@@ -341,3 +341,28 @@ def test_influence_given_as_strings_reads_as_numbers(env):
     py = python_list(pp, "inf-str", "m02")
     assert_lists(own_part(py, expected), expected)
     assert_lists(sql_list(pp, "inf-str", "m02"), py)
+
+
+def test_fields_named_like_the_recipes_internal_names(tmp_path):
+    """The title field named BODY, the description TITLE, and more fields named like the
+    columns and aliases of the recipe's SQL: the lists are those of the plain names."""
+    items = make_items()
+    events = make_events(items)
+    odd = items.rename(columns={"TITLE": "BODY", "DESCRIPTION": "TITLE"})
+    extra = ("ORD", "ITEM", "CREATED", "TOKEN", "WEIGHT", "RELATED", "SCORE", "FRESHNESS", "POPULARITY", "USERS")
+    for name in extra:
+        odd[name] = "x"
+    schema = {"type": "record", "name": "Items", "namespace": NS, "version": "1.0", "fields": [
+        {"name": "ITEM_ID", "type": "string"}, {"name": "BODY", "type": ["null", "string"], "itemName": True},
+        {"name": "TITLE", "type": ["null", "string"], "textual": True},
+        {"name": "CREATION_TIMESTAMP", "type": "long"}] + [{"name": n, "type": "string"} for n in extra]}
+    with pypersonalize.open(tmp_path / "names.duckdb", quiet=True) as pp:
+        build(pp, items, events, group="plain")
+        build(pp, odd, events, group="odd", schema=schema)
+        for group in ("plain", "odd"):
+            pp.create_solution(name=group, dataset_group=group, recipe="aws-semantic-similarity")
+            pp.create_campaign(name=group, solution_version=pp.create_solution_version(group)["solutionVersionArn"],
+                               campaign_config={"rankingInfluence": {"FRESHNESS": 0.3, "POPULARITY": 0.2}})
+        for query in ("m00", "m05", "r2"):
+            assert python_list(pp, "odd", query) == python_list(pp, "plain", query)
+            assert sql_list(pp, "odd", query) == sql_list(pp, "plain", query)
