@@ -400,6 +400,8 @@ def _effect(pp, table: str, key: str):
                                                                    "lastUpdatedDateTime")}
         return (strip(pp.describe_solution("with")["solution"]),
                 strip(pp.describe_solution("without")["solution"]))
+    if table == "campaign" and key == "rankingInfluence":
+        return _ranking_influence_effect(pp)
     if table == "campaign":
         version = pp.describe_recommender("picks")["recommender"]["modelVersionArn"]
         value = {"itemExplorationConfig": {"explorationWeight": "1.0", "explorationItemAgeCutOff": "3650"},
@@ -423,6 +425,33 @@ def _effect(pp, table: str, key: str):
 SUPPORTED_KEYS = [("solution", k) for k, v in SOLUTION_CONFIG.items() if v != LATER] + \
     [("campaign", k) for k, v in CAMPAIGN_CONFIG.items() if v != LATER] + \
     [("recommender", k) for k, v in RECOMMENDER_CONFIG.items() if v != LATER]
+
+
+def _ranking_influence_effect(pp):
+    """A Semantic-Similarity campaign (the sample's items with their genres as the title)
+    with and without rankingInfluence: the lists differ."""
+    ns = "com.amazonaws.personalize.schema"
+    items = pp.con.execute("SELECT ITEM_ID, array_to_string(GENRES, ' ') AS TITLE, PRODUCT_DESCRIPTION, "
+                           "CREATION_TIMESTAMP FROM movies.items").df()
+    events = pp.con.execute('SELECT USER_ID, ITEM_ID, "TIMESTAMP" FROM movies.interactions').df()
+    schemas = {"Interactions": {"type": "record", "name": "Interactions", "namespace": ns, "fields": [
+        {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"}]},
+        "Items": {"type": "record", "name": "Items", "namespace": ns, "fields": [
+            {"name": "ITEM_ID", "type": "string"}, {"name": "TITLE", "type": "string", "itemName": True},
+            {"name": "PRODUCT_DESCRIPTION", "type": ["null", "string"], "textual": True},
+            {"name": "CREATION_TIMESTAMP", "type": "long"}]}}
+    pp.create_dataset_group(name="texts")
+    for dtype, frame in (("Interactions", events), ("Items", items)):
+        pp.create_schema(name=f"texts-{dtype}", schema=schemas[dtype])
+        pp.create_dataset(name=f"texts-{dtype}", dataset_group="texts", dataset_type=dtype, schema=f"texts-{dtype}")
+        pp.create_dataset_import_job(dataset=dtype, dataset_group="texts", data_source=frame)
+    pp.create_solution(name="texts", dataset_group="texts", recipe="aws-semantic-similarity")
+    version = pp.create_solution_version("texts")["solutionVersionArn"]
+    pp.create_campaign(name="with", solution_version=version, campaign_config={"rankingInfluence": {"FRESHNESS": 1}})
+    pp.create_campaign(name="without", solution_version=version)
+    item = str(items.ITEM_ID[0])
+    return [pp.get_recommendations(campaign=c, item_id=item)["itemList"] for c in ("with", "without")]
 
 
 @pytest.mark.parametrize("table,key", SUPPORTED_KEYS, ids=[f"{t}:{k}" for t, k in SUPPORTED_KEYS])
