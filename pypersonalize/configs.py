@@ -25,7 +25,7 @@ AUTO_TRAINING_CONFIG = {"schedulingExpression": SUPPORTED}
 # Personalize's CampaignConfig (CreateCampaign / UpdateCampaign).
 CAMPAIGN_CONFIG = {
     "itemExplorationConfig": SUPPORTED, "enableMetadataWithRecommendations": LATER,
-    "syncWithLatestSolutionVersion": SUPPORTED, "rankingInfluence": LATER,
+    "syncWithLatestSolutionVersion": SUPPORTED, "rankingInfluence": SUPPORTED,
 }
 # Personalize's RecommenderConfig (CreateRecommender); retrainingIntervalDays is ours.
 RECOMMENDER_CONFIG = {

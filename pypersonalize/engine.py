@@ -373,8 +373,8 @@ class Pipeline:
         elif filter_values:
             raise InvalidInput("filter_values given without a filter")
         full = flt is not None or promotions
-        ranked = ep.recipe.scorer.recommend(served.model, [Request(history, item, context, store)],
-                                            None if full else n + len(excluded))[0]
+        request = Request(history, item, context, store, self._influence(ep))
+        ranked = ep.recipe.scorer.recommend(served.model, [request], None if full else n + len(excluded))[0]
         codes, scores = _candidates(served, ranked)
         if len(excluded):
             keep = ~np.isin(codes, excluded)
@@ -440,6 +440,16 @@ class Pipeline:
             if slots and position == slots[0]:
                 slots.pop(0)
         return merged
+
+    def _influence(self, ep: Endpoint) -> dict | None:
+        """The campaign's rankingInfluence, for recipes that apply it (read once per endpoint)."""
+        if not ep.recipe.ranking_factors:
+            return None
+        if "influence" not in ep.extra:
+            rec = self.pp.catalog.get(ep.kind, ep.arn)
+            config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
+            ep.extra["influence"] = config.get("rankingInfluence") or None
+        return ep.extra["influence"]
 
     # -- exploration ----------------------------------------------------------------
 
@@ -558,8 +568,9 @@ class Pipeline:
             histories = [store.history(u) for u in part]
             excluded = [_excluded(ep, store, h, None) for h in histories]
             limit = n + max((len(e) for e in excluded), default=0)
-            ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None, store) for h in histories],
-                                                limit)
+            influence = self._influence(ep)
+            ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None, store, influence)
+                                                               for h in histories], limit)
             out = []
             for k, (r, ex) in enumerate(zip(ranked, excluded)):
                 codes, sc = _candidates(served, r)

@@ -19,6 +19,7 @@ from .connection import writes
 from .errors import InvalidInput, ResourceAlreadyExists
 from .numbers import finite
 from .recipes import RecipeType, get_recipe
+from .recipes.base import RANKING_FACTORS
 from .sqlkit import execute_all, render
 from .texts import text
 from .usecases import get_use_case
@@ -51,6 +52,30 @@ def check_exploration(config: dict | None) -> None:
             if value < low or (high is not None and value > high):
                 raise InvalidInput(f"{key} must be within [{low:g}, {high if high is not None else 'inf'}], "
                                    f"got {value:g}")
+
+
+def check_ranking_influence(config: dict | None, recipe) -> dict | None:
+    """Personalize's rankingInfluence ({"FRESHNESS"|"POPULARITY": 0..1}) for ``recipe``, or None."""
+    influence = (config or {}).get("rankingInfluence")
+    if influence is None:
+        return None
+    if not isinstance(influence, dict):
+        raise InvalidInput("rankingInfluence must map FRESHNESS and/or POPULARITY to a number in [0, 1]")
+    out = {}
+    for key, value in influence.items():
+        if key not in RANKING_FACTORS:
+            raise InvalidInput(f"rankingInfluence has no factor {key!r}; known: {', '.join(RANKING_FACTORS)}")
+        if key not in recipe.ranking_factors:
+            raise InvalidInput(f"rankingInfluence {key} is not supported yet for {recipe.name}"
+                               + (f" (it applies {', '.join(recipe.ranking_factors)})" if recipe.ranking_factors
+                                  else ""))
+        if isinstance(value, bool):
+            raise InvalidInput(f"rankingInfluence {key} must be a number in [0, 1], got {value!r}")
+        number = finite(value, f"rankingInfluence {key}")
+        if not 0.0 <= number <= 1.0:
+            raise InvalidInput(f"rankingInfluence {key} must be within [0, 1], got {number:g}")
+        out[key] = number
+    return out
 
 
 class ServingAPI(ProjectBase):
@@ -130,6 +155,7 @@ class ServingAPI(ProjectBase):
                 and "exploration_weight" not in version.config["hyperparameters"]:
             raise InvalidInput(f"itemExplorationConfig is for User-Personalization campaigns; "
                                f"{version.config['recipe']} does not explore")
+        check_ranking_influence(config, get_recipe(version.config["recipe"]))
         sync = config.get("syncWithLatestSolutionVersion")
         if sync is not None and not isinstance(sync, bool):
             raise InvalidInput(f"syncWithLatestSolutionVersion must be true or false, got {sync!r}")

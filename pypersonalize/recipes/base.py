@@ -127,6 +127,7 @@ class Request:
     item: int | None = None        # the current item (RELATED_ITEMS), None when not given or unknown
     context: dict | None = None    # the request's context map
     group: Any = None              # the dataset group's histories.HistoryStore (everyone's events)
+    influence: dict | None = None  # the campaign's rankingInfluence, e.g. {"FRESHNESS": 0.3}
 
 
 @dataclass
@@ -164,6 +165,7 @@ class Scorer(Protocol):
 
 
 INPUTS = ("user", "item")
+RANKING_FACTORS = ("FRESHNESS", "POPULARITY")    # Personalize's rankingInfluence keys
 
 
 @dataclass(frozen=True)
@@ -181,10 +183,14 @@ class Recipe:
     ranks_lists: bool = False      # get_personalized_ranking works on its campaigns
     logs_recommendations: bool = False   # its lists are logged as implicit impressions
     sql_dir: Path | None = None    # the SQL folder when it is not under the package's sql/recipes
+    ranking_factors: tuple[str, ...] = ()   # rankingInfluence factors its scorer applies
 
     def __post_init__(self):
         if not isinstance(self.recipe_type, RecipeType):
             raise InvalidInput(f"recipe {self.name}: recipe_type must be a RecipeType, got {self.recipe_type!r}")
+        odd = set(self.ranking_factors) - set(RANKING_FACTORS)
+        if odd:
+            raise InvalidInput(f"recipe {self.name}: ranking_factors are among {', '.join(RANKING_FACTORS)}")
         unknown = set(self.inputs) - set(INPUTS)
         if unknown:
             raise InvalidInput(f"recipe {self.name}: inputs are among {', '.join(INPUTS)}, got "

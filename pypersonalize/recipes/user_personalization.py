@@ -288,8 +288,9 @@ def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) ->
         categorical = [f.name for f in items_schema.fields if f.categorical]
         textual = [f.name for f in items_schema.fields if f.textual]
         if categorical or textual:
-            con.execute(render("recipes/user_personalization/30_item_tokens.sql",
-                               schema_name=ctx.schema_name, categorical=categorical, textual=textual),
+            con.execute(render("recipes/_item_tokens.sql",
+                               schema_name=ctx.schema_name, categorical=categorical, textual=textual,
+                               numerical=()),
                         {"version": v})
             tokens = con.execute("SELECT count(*) FROM pypersonalize.item_tokens WHERE version_arn = $v",
                                  {"v": v}).fetchall()[0][0]

@@ -42,9 +42,9 @@ def update_group(env):
     return checks.build_group(env.pp, env.data, name="shop2")
 
 
-# Recipes that relate the Items dataset's items by their text: a request about an item of
+# Recipes that relate the Items dataset's items by their metadata: a request about an item of
 # the Items dataset may also list the items nobody interacted with (i38, i39).
-ITEMS_CATALOGUE: set[str] = {"aws-semantic-similarity"}
+ITEMS_CATALOGUE: set[str] = {"aws-semantic-similarity", "aws-similar-items"}
 
 
 def catalogue(env, name: str | None = None, request: dict | None = None) -> set[str]:

@@ -62,6 +62,7 @@ import pytest
 
 import pypersonalize
 from pypersonalize import domains
+from pypersonalize.recipes import RECIPES
 from tests.conftest import DOMAIN_DIRS, ROOT
 
 VOD = DOMAIN_DIRS["VIDEO_ON_DEMAND"]
@@ -704,7 +705,8 @@ def _serve(pp, plan: Plan, run: Run, phase: str) -> None:
     campaigns = {c["name"] for c in pp.list_campaigns()["campaigns"]}
     kinds = {name: "campaign" for name in campaigns}
     kinds[BYW] = "recommender"
-    related = {SIMS: s.item, BYW: s.item}
+    related = {campaign_of(r.name): s.item for r in RECIPES.values() if r.recipe_type == "RELATED_ITEMS"}
+    related[BYW] = s.item
     inputs = sorted(s.items["ITEM_ID"])[:40]
 
     def recommend(endpoint, user, filter=None):

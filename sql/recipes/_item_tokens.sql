@@ -1,8 +1,10 @@
--- Item metadata as weighted tokens, for cold items and exploration: every categorical
--- value ("GENRES=Comedy") and every word of three or more letters of a textual field
--- ("DESCRIPTION~robot"), weighted by inverse document frequency and scaled to unit
--- length per item, so that a dot product of two items is their cosine similarity.
--- vars: schema_name, categorical (field names), textual (field names); params: $version
+-- Item metadata as weighted tokens (User-Personalization's cold items and exploration,
+-- Similar-Items' metadata similarity): every categorical value ("GENRES=comedy"), every
+-- word of three or more letters of a textual field ("DESCRIPTION~robot") and, for
+-- numerical fields, the item's decile of the field ("PRICE#3", deciles of the items that
+-- have a value), weighted by inverse document frequency and scaled to unit length per
+-- item, so that a dot product of two items is their cosine similarity.
+-- vars: schema_name, categorical, textual, numerical (field names); params: $version
 INSERT INTO pypersonalize.item_tokens
 WITH raw AS (
 {% for f in categorical %}
@@ -15,6 +17,11 @@ WITH raw AS (
     SELECT ITEM_ID, {{ (f ~ "~")|literal }} || "pp#w"
     FROM {{ schema_name|ident }}.items,
          unnest(regexp_extract_all(lower({{ f|ident }}), '[a-z0-9]{3,}')) AS "pp#t"("pp#w")
+    UNION ALL
+{% endfor %}
+{% for f in numerical %}
+    SELECT ITEM_ID, {{ (f ~ "#")|literal }} || CAST(ntile(10) OVER (ORDER BY {{ f|ident }}, ITEM_ID) AS VARCHAR)
+    FROM {{ schema_name|ident }}.items WHERE {{ f|ident }} IS NOT NULL AND isfinite(CAST({{ f|ident }} AS DOUBLE))
     UNION ALL
 {% endfor %}
     SELECT CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) WHERE false
