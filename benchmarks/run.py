@@ -8,6 +8,7 @@ Sections (each a module beside this file):
   training User-Personalization training time vs implicit ALS, 1M events  (training.py)
   startup  CLI start-up (--version, --help, a command) vs `python -c pass`  (startup.py)
   latency  p50/p99 of single requests vs the serving-engine targets, implicit peer (latency.py)
+  related  Similar-Items vs SIMS vs metadata cosine: cold and warm items, MovieLens 100K (related.py)
   text_retrieval  Semantic-Similarity: same-genre P@10 from MovieLens titles, latency (text_retrieval.py)
 
 Usage: python benchmarks/run.py [--quick] [--only SECTION] [--repeat N] [--output PATH]
@@ -28,7 +29,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency", "text_retrieval")
+SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency", "related", "text_retrieval")
 RESULTS = HERE / "RESULTS.md"
 
 
