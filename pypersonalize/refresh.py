@@ -115,6 +115,7 @@ class RefreshAPI(ProjectBase):
         uc = USE_CASES[rec.config["useCase"]]
         group = self.catalog.get("dataset-group", rec.dataset_group_arn)
         recipe = get_recipe(uc.recipe)
+        uc.check_datasets(group.name, self._schemas_of(group))
         version_arn = self._train(owner=rec, group=group, recipe_name=recipe.name,
                                   hyperparameters=recipe.resolve_hyperparameters(dict(uc.hyperparameters)),
                                   event_type=uc.event_type, threshold=None, mode="FULL",

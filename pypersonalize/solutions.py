@@ -16,7 +16,7 @@ from .configs import AUTO_TRAINING_CONFIG, SOLUTION_CONFIG, check_keys
 from .connection import writes
 from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
 from .numbers import finite
-from .recipes import RECIPES, get_recipe
+from .recipes import RECIPES, get_recipe, summaries, summary
 
 TRAINING_MODES = ("FULL", "UPDATE")
 AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7 days)
@@ -40,13 +40,12 @@ class SolutionsAPI(ProjectBase):
     # -- recipes --------------------------------------------------------------------
 
     def list_recipes(self) -> dict:
-        return {"recipes": [{"name": r.name, "recipeArn": r.arn, "recipeType": str(r.recipe_type),
-                             "description": r.description} for r in RECIPES.values()]}
+        return {"recipes": summaries()}
 
     def describe_recipe(self, recipe: str) -> dict:
         r = get_recipe(recipe)
-        return {"recipe": {"name": r.name, "recipeArn": r.arn, "recipeType": str(r.recipe_type),
-                           "description": r.description, "sqlFiles": list(r.sql_files),
+        name = recipe.rsplit("/", 1)[-1]
+        return {"recipe": {**summary(r, name if name in r.aliases else None), "sqlFiles": list(r.sql_files),
                            "hyperparameters": [h.describe() for h in r.hyperparameters]}}
 
     # -- solutions ------------------------------------------------------------------

@@ -22,10 +22,18 @@ class UseCase:
     exclude_event_type: str | None = None   # the user's items of this type are left out
     session_gap: int | None = None          # baskets are sessions (seconds of gap)
     hyperparameters: tuple = ()             # (name, value) overrides of the recipe's defaults
+    datasets: tuple = ("Interactions",)     # the dataset types it needs (Personalize's use-case page)
 
     @property
     def arn(self) -> str:
         return f"arn:aws:personalize:::recipe/{self.name}"
+
+    def check_datasets(self, group: str, present) -> None:
+        """Refuse a dataset group that lacks one of the datasets the use case needs."""
+        missing = [d for d in self.datasets if d not in present]
+        if missing:
+            raise InvalidInput(f"use case {self.title!r} needs the {' and '.join(missing)} dataset"
+                               f"{'s' if len(missing) > 1 else ''} in dataset group {group!r}")
 
 
 # Frequently bought together: bulk data has no order id, so a basket is one user's run
@@ -39,6 +47,10 @@ FBT_HYPERPARAMETERS = (("min_cointeraction_count", 2),
                        ("max_item_interaction_count_percentile", 1.0))
 
 USE_CASES = {u.name: u for u in (
+    # More like X: "similar videos" from content and behaviour, any event type; needs Items
+    UseCase("aws-vod-more-like-x", "More like X", "VIDEO_ON_DEMAND", "aws-similar-items", None,
+            requires_user=True, requires_item=True, exclude_event_type="Watch",
+            datasets=("Interactions", "Items")),
     UseCase("aws-vod-most-popular", "Most popular", "VIDEO_ON_DEMAND", "aws-popularity-count",
             "Watch", requires_user=True, requires_item=False),
     UseCase("aws-vod-because-you-watched-x", "Because you watched X", "VIDEO_ON_DEMAND",

@@ -16,7 +16,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE
                                                  *user_personalization.RECIPES)}
 
 __all__ = ["RECIPES", "Recipe", "RecipeType", "Hyperparameter", "Ranked", "Request", "Scorer", "TrainContext",
-           "get_recipe", "register", "unregister", "model_tables", "sql_folders"]
+           "get_recipe", "register", "summary", "summaries", "unregister", "model_tables", "sql_folders"]
 
 
 def get_recipe(ref: str) -> Recipe:
@@ -26,6 +26,21 @@ def get_recipe(ref: str) -> Recipe:
         if name == recipe.name or name in recipe.aliases:
             return recipe
     raise InvalidInput(f"unknown recipe {ref!r}; available: {', '.join(RECIPES)}")
+
+
+def summary(recipe: Recipe, name: str | None = None) -> dict:
+    """``list_recipes``' entry for ``recipe`` (or for its alias ``name``)."""
+    name = name or recipe.name
+    description = recipe.description if name == recipe.name else \
+        f"Served by {recipe.name}'s model: {recipe.description}"
+    return {"name": name, "recipeArn": f"arn:aws:personalize:::recipe/{name}",
+            "recipeType": str(recipe.recipe_type), "description": description}
+
+
+def summaries() -> list[dict]:
+    """Every recipe name a user can give, Personalize's -v2 names included."""
+    out = [summary(r) for r in RECIPES.values()]
+    return out + [summary(r, a) for r in RECIPES.values() for a in r.aliases]
 
 
 def unregister(name: str) -> None:

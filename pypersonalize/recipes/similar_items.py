@@ -18,7 +18,7 @@ Definition (numpy/scipy over two SQL steps; the ranked lists go to SIMS's
    ``score(i, j) = sim(i, j) · (1 + n_j) ** (0.5 - a)``, a = ``popularity_discount_factor``:
    for a query item this orders candidates as SIMS's ``cooc / (n_i^a n_j^a)`` orders its
    cosine (0 leans toward popular items, 0.5 is plain similarity, 1 leans away);
-6. per item, the ``max_related_items`` best candidates with a positive score, best first,
+6. per item, the ``max_related_items`` best candidates scoring above 1e-9, best first,
    ties by item id. Without an Items dataset this is a smoothed SIMS.
 """
 
@@ -40,6 +40,7 @@ COLD_INTERACTIONS = 5       # Personalize: cold items have fewer than five inter
 RIDGE = 1.0                 # the metadata -> behaviour map's regularisation
 BLOCK = 1024                # query items scored at once (a BLOCK x items float64 block)
 NUMERIC = ("int", "long", "float", "double")
+NOISE = 1e-9                # scores below it are zero up to the SVD's rounding (no shared users)
 
 _CAP = next(h for h in SIMS_HYPERPARAMETERS if h.name == "max_related_items")
 HYPERPARAMETERS = (
@@ -177,7 +178,7 @@ def _top_related(vectors: np.ndarray, boost: np.ndarray, order: np.ndarray, cap:
         for row, item in enumerate(queries):
             picked = top[row]
             sc = scores[row, picked]
-            good = sc > 0
+            good = sc > NOISE
             picked, sc = picked[good], sc[good]
             rank = np.lexsort((order[known[picked]], -sc))
             n = min(len(rank), keep)

@@ -335,10 +335,11 @@ def check_current_item_left_out(pp, dep: Deployed, requests: list[dict], catalog
 
 
 def check_recommender_exclusions(pp, recommender: str, use_case, data: Data,
-                                 users=("u01", "u02", "u05", "u08")) -> None:
+                                 users=("u01", "u02", "u05", "u08"), trained_on: set | None = None) -> None:
     """A domain recommender leaves out the user's items of its excluded event type (and the
-    current item), and nothing else: the whole list is exactly the rest of what it trained on."""
-    trained_on = data.interacted(use_case.event_type)
+    current item), and nothing else: the whole list is exactly the rest of what it trained on
+    (``trained_on``: its items when they are not just the interacted ones)."""
+    trained_on = data.interacted(use_case.event_type) if trained_on is None else trained_on
     for user in users:
         excluded = data.user_items(user, use_case.exclude_event_type)
         assert excluded & trained_on, f"{user} has no {use_case.exclude_event_type} events: vacuous"

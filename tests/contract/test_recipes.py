@@ -130,7 +130,8 @@ def test_excluded_items_are_left_out(env, name):
         recommender = f"rec-{uc.name}"
         env.pp.create_recommender(name=recommender, dataset_group=checks.GROUP, use_case=uc.name,
                                   recommender_config=checks.NO_EXPLORATION if dep.recipe.explores else None)
-        checks.check_recommender_exclusions(env.pp, recommender, uc, env.data)
+        items = catalogue(env, name, {"item_id": "i03"}) if uc.event_type is None else None
+        checks.check_recommender_exclusions(env.pp, recommender, uc, env.data, trained_on=items)
 
 
 @pytest.mark.parametrize("name", recipes("deterministic"))
