@@ -54,7 +54,7 @@ and imported through the public API. Data B: MovieLens 100K as in `tests/sql/tes
 (every event is a `rating`, so its Interactions filter excludes `rating`; its EVENT_VALUE is
 required, so its put events carry eventValue 4).
 On each: campaigns `up` (aws-user-personalization, explorationWeight 0), `up-explore` (same
-version, default exploration), `rank` (aws-personalized-ranking), `related` (aws-sims),
+version, default exploration), `rank` (aws-personalized-ranking), `related` (aws-sims), `similar` (aws-similar-items), `trending` (aws-trending-now),
 `popular` (aws-popularity-count); filters `INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)`
 (GENRES = {GENRE}) and `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("rate")`.
 Single requests through the Python API, n = {N}: {WARMUP} warm-up requests, then passes of
@@ -158,6 +158,8 @@ def train(pp, data: Data, log) -> None:
     pp.create_campaign(name="up-explore", solution_version=up)
     pp.create_campaign(name="rank", solution_version=version("rank", "aws-personalized-ranking"))
     pp.create_campaign(name="related", solution_version=version("sims", "aws-sims"))
+    pp.create_campaign(name="similar", solution_version=version("similar", "aws-similar-items"))
+    pp.create_campaign(name="trending", solution_version=version("trending", "aws-trending-now"))
     pp.create_campaign(name="popular", solution_version=version("pop", "aws-popularity-count"))
     pp.create_filter(name="genre", dataset_group=data.group,
                      filter_expression="INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)")
@@ -449,7 +451,10 @@ def measure(db: Path, data: Data, tmp: Path, quick: bool, passes: int, log) -> d
              list(range(n_req)), "ranking"),
             ("SIMS related(item)", lambda i: pp.get_recommendations(campaign="related", item_id=i, num_results=N),
              seeds, "basic"),
+            ("Similar-Items related(item)",
+             lambda i: pp.get_recommendations(campaign="similar", item_id=i, num_results=N), seeds, "basic"),
             ("popularity", up("popular"), users, "basic"),
+            ("Trending-Now", up("trending"), users, "basic"),
         ]
         single = []
         for label, call, requests, target in timed:
