@@ -38,7 +38,7 @@ from .sims import RelatedScorer
 
 COLD_INTERACTIONS = 5       # Personalize: cold items have fewer than five interactions
 RIDGE = 1.0                 # the metadata -> behaviour map's regularisation
-BLOCK = 1024                # query items scored at once (a BLOCK x items float64 block)
+CELLS = 4_000_000           # query x candidate scores held at once (32 MB of float64)
 NUMERIC = ("int", "long", "float", "double")
 NOISE = 1e-9                # scores below it are zero up to the SVD's rounding (no shared users)
 
@@ -169,8 +169,9 @@ def _top_related(vectors: np.ndarray, boost: np.ndarray, order: np.ndarray, cap:
     cand = vectors[known]
     cand_boost = boost[known]
     keep = min(cap, len(known) - 1)
-    for start in range(0, len(known), BLOCK):
-        queries = known[start:start + BLOCK]
+    block = max(16, CELLS // len(known))
+    for start in range(0, len(known), block):
+        queries = known[start:start + block]
         scores = (vectors[queries] @ cand.T) * cand_boost
         scores[np.arange(len(queries)), np.arange(start, start + len(queries))] = -np.inf
         top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep] if keep < len(known) else \
