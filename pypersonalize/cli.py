@@ -492,8 +492,8 @@ def recipe_list():
     Example:
         pypersonalize recipe list
     """
-    from .recipes import RECIPES
-    return [_recipe_summary(r) for r in RECIPES.values()]
+    from .recipes import summaries
+    return summaries()
 
 
 @recipe_group.command("describe")
@@ -507,9 +507,10 @@ def recipe_describe(recipe):
         pypersonalize recipe describe aws-sims
         pypersonalize --format json recipe describe aws-sims
     """
-    from .recipes import get_recipe
+    from .recipes import get_recipe, summary
     r = get_recipe(recipe)
-    out = {**_recipe_summary(r), "sqlFiles": list(r.sql_files),
+    name = recipe.rsplit("/", 1)[-1]
+    out = {**summary(r, name if name in r.aliases else None), "sqlFiles": list(r.sql_files),
            "hyperparameters": [h.describe() for h in r.hyperparameters]}
     ctx = click.get_current_context().obj
     if ctx.fmt != "table":
@@ -523,16 +524,17 @@ def recipe_describe(recipe):
     return None
 
 
-def _recipe_summary(r) -> dict:
-    # The shape of Project.list_recipes / describe_recipe (a test compares them), built
-    # from the registry so that no project, and no duckdb, is needed.
-    return {"name": r.name, "recipeArn": r.arn, "recipeType": str(r.recipe_type), "description": r.description}
-
-
-def _exploration(weight, age) -> dict | None:
+def _exploration(weight, age, metadata=None) -> dict | None:
     explore = {k: str(v) for k, v in (("explorationWeight", weight), ("explorationItemAgeCutOff", age))
                if v is not None}
-    return {"itemExplorationConfig": explore} if explore else None
+    out = {"itemExplorationConfig": explore} if explore else {}
+    if metadata is not None:
+        out["enableMetadataWithRecommendations"] = metadata
+    return out or None
+
+
+_METADATA_FLAG = click.option("--enable-metadata/--no-enable-metadata", "enable_metadata", default=None,
+                              help="enableMetadataWithRecommendations: requests may ask for Items columns.")
 
 
 def _parse_pairs(values, option: str) -> dict:
@@ -683,8 +685,10 @@ def campaign_group():
               help="itemExplorationConfig explorationWeight (0..1) for User-Personalization.")
 @click.option("--exploration-item-age-cut-off", "exploration_age", type=float, default=None,
               help="itemExplorationConfig explorationItemAgeCutOff (days).")
+@_METADATA_FLAG
 @output_options
-def campaign_create(pp, name, solution_version, min_provisioned_tps, exploration_weight, exploration_age):
+def campaign_create(pp, name, solution_version, min_provisioned_tps, exploration_weight, exploration_age,
+                    enable_metadata):
     """Create a campaign serving a solution version.
 
     \b
@@ -694,7 +698,7 @@ def campaign_create(pp, name, solution_version, min_provisioned_tps, exploration
     """
     return pp.create_campaign(name=name, solution_version=solution_version,
                               min_provisioned_tps=min_provisioned_tps,
-                              campaign_config=_exploration(exploration_weight, exploration_age))
+                              campaign_config=_exploration(exploration_weight, exploration_age, enable_metadata))
 
 
 @campaign_group.command("update")
@@ -705,8 +709,10 @@ def campaign_create(pp, name, solution_version, min_provisioned_tps, exploration
               help="itemExplorationConfig explorationWeight (0..1) for User-Personalization.")
 @click.option("--exploration-item-age-cut-off", "exploration_age", type=float, default=None,
               help="itemExplorationConfig explorationItemAgeCutOff (days).")
+@_METADATA_FLAG
 @output_options
-def campaign_update(pp, campaign, solution_version, min_provisioned_tps, exploration_weight, exploration_age):
+def campaign_update(pp, campaign, solution_version, min_provisioned_tps, exploration_weight, exploration_age,
+                    enable_metadata):
     """Switch a campaign to another solution version, atomically.
 
     \b
@@ -716,7 +722,7 @@ def campaign_update(pp, campaign, solution_version, min_provisioned_tps, explora
     """
     pp.update_campaign(campaign, solution_version=solution_version,
                        min_provisioned_tps=min_provisioned_tps,
-                       campaign_config=_exploration(exploration_weight, exploration_age))
+                       campaign_config=_exploration(exploration_weight, exploration_age, enable_metadata))
     return pp.describe_campaign(campaign)["campaign"]
 
 
@@ -775,8 +781,10 @@ def recommender_group():
               help="itemExplorationConfig explorationWeight (0..1) for User-Personalization.")
 @click.option("--exploration-item-age-cut-off", "exploration_age", type=float, default=None,
               help="itemExplorationConfig explorationItemAgeCutOff (days).")
+@_METADATA_FLAG
 @output_options
-def recommender_create(pp, name, dataset_group, use_case, min_rps, exploration_weight, exploration_age):
+def recommender_create(pp, name, dataset_group, use_case, min_rps, exploration_weight, exploration_age,
+                       enable_metadata):
     """Create a recommender for a domain use case and train it.
 
     \b
@@ -784,7 +792,7 @@ def recommender_create(pp, name, dataset_group, use_case, min_rps, exploration_w
         pypersonalize recommender create top-movies --dataset-group movies --use-case "Most popular"
     """
     config = {"minRecommendationRequestsPerSecond": min_rps} if min_rps is not None else {}
-    config.update(_exploration(exploration_weight, exploration_age) or {})
+    config.update(_exploration(exploration_weight, exploration_age, enable_metadata) or {})
     arn = pp.create_recommender(name=name, dataset_group=dataset_group, use_case=use_case,
                                 recommender_config=config or None)["recommenderArn"]
     return pp.describe_recommender(arn)["recommender"]
@@ -927,9 +935,12 @@ def filter_delete(pp, filter_name):
 @click.option("--context", "context", multiple=True, metavar="FIELD=VALUE",
               help="Contextual metadata of the request, e.g. DEVICE=Tablet; repeatable.")
 @click.option("--seed", type=int, default=None, help="Makes exploration and promotions reproducible.")
+@click.option("--metadata-column", "metadata_columns", multiple=True, metavar="COLUMN",
+              help="An Items column to return with each item (metadataColumns ITEMS); repeatable (max 10).")
+@click.option("--explain", is_flag=True, help="Say why each item is there (its explanation).")
 @output_options
 def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, filter_name,
-                      filter_values, context, seed):
+                      filter_values, context, seed, metadata_columns, explain):
     """Get recommendations from a campaign or recommender.
 
     \b
@@ -938,11 +949,14 @@ def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, 
         pypersonalize recommend --recommender top --user-id u1 --filter by-genre \\
             --filter-value 'GENRE="Comedy","Drama"'
         pypersonalize recommend --recommender top-picks --user-id u1 --context DEVICE=Tablet
+        pypersonalize recommend --campaign up --user-id u1 --metadata-column GENRES --explain
     """
     out = pp.get_recommendations(campaign=campaign, recommender=recommender, user_id=user_id,
                                  item_id=item_id, num_results=num_results, filter=filter_name,
                                  filter_values=_parse_pairs(filter_values, "--filter-value") or None,
-                                 context=_parse_pairs(context, "--context") or None, seed=seed)
+                                 context=_parse_pairs(context, "--context") or None, seed=seed,
+                                 metadata_columns={"ITEMS": list(metadata_columns)} if metadata_columns else None,
+                                 explain=explain)
     ctx = click.get_current_context().obj
     if ctx.fmt == "json":
         return out
@@ -952,6 +966,11 @@ def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, 
     if not any(r["reason"] for r in rows):      # the column only when some item has one
         for r in rows:
             del r["reason"]
+    for row, r in zip(rows, out["itemList"]):
+        for column in metadata_columns:
+            row[column] = r.get("metadata", {}).get(column)
+        if explain:
+            row["explanation"] = r.get("explanation", {}).get("text")
     return rows
 
 
@@ -960,8 +979,10 @@ def recommend_command(pp, campaign, recommender, user_id, item_id, num_results, 
 @click.option("--user-id", required=True)
 @click.option("--item", "items", multiple=True, required=True, help="An item to rank; repeatable (max 500).")
 @click.option("--context", "context", multiple=True, metavar="FIELD=VALUE")
+@click.option("--metadata-column", "metadata_columns", multiple=True, metavar="COLUMN",
+              help="An Items column to return with each item (metadataColumns ITEMS); repeatable (max 10).")
 @output_options
-def rank_command(pp, campaign, user_id, items, context):
+def rank_command(pp, campaign, user_id, items, context, metadata_columns):
     """Reorder items for a user (Personalize's GetPersonalizedRanking).
 
     \b
@@ -969,10 +990,13 @@ def rank_command(pp, campaign, user_id, items, context):
         pypersonalize rank --campaign ranking --user-id u1 --item m1 --item m7 --item m42
     """
     out = pp.get_personalized_ranking(campaign, user_id, list(items),
-                                      context=_parse_pairs(context, "--context") or None)
+                                      context=_parse_pairs(context, "--context") or None,
+                                      metadata_columns={"ITEMS": list(metadata_columns)} if metadata_columns
+                                      else None)
     if click.get_current_context().obj.fmt == "json":
         return out
-    return [{"rank": i, "itemId": r["itemId"], "score": r["score"]}
+    return [{"rank": i, "itemId": r["itemId"], "score": r["score"],
+             **{c: r.get("metadata", {}).get(c) for c in metadata_columns}}
             for i, r in enumerate(out["personalizedRanking"], start=1)]
 
 

@@ -24,14 +24,14 @@ SOLUTION_CONFIG = {
 AUTO_TRAINING_CONFIG = {"schedulingExpression": SUPPORTED}
 # Personalize's CampaignConfig (CreateCampaign / UpdateCampaign).
 CAMPAIGN_CONFIG = {
-    "itemExplorationConfig": SUPPORTED, "enableMetadataWithRecommendations": LATER,
+    "itemExplorationConfig": SUPPORTED, "enableMetadataWithRecommendations": SUPPORTED,
     "syncWithLatestSolutionVersion": SUPPORTED, "rankingInfluence": SUPPORTED,
 }
 # Personalize's RecommenderConfig (CreateRecommender); retrainingIntervalDays is ours.
 RECOMMENDER_CONFIG = {
     "itemExplorationConfig": SUPPORTED, "minRecommendationRequestsPerSecond": SUPPORTED,
     "retrainingIntervalDays": SUPPORTED, "trainingDataConfig": LATER,
-    "enableMetadataWithRecommendations": LATER,
+    "enableMetadataWithRecommendations": SUPPORTED,
 }
 
 

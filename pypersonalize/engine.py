@@ -35,7 +35,7 @@ import numpy as np
 from .errors import InvalidInput
 from .histories import HistoryStore, Vocab
 from .recipes import Recipe, Request, get_recipe
-from .sqlkit import used_params
+from .sqlkit import render, used_params
 from .texts import text
 
 MAX_MODELS = 32            # versions held in memory per project file (least recently used go)
@@ -360,8 +360,10 @@ class Pipeline:
     # -- get_recommendations --------------------------------------------------------
 
     def recommend(self, ep: Endpoint, user_id, item_id, n: int, filter=None, filter_values=None,
-                  promotions=None, seed=None, context=None) -> list[dict]:
+                  promotions=None, seed=None, context=None, explain: bool = False) -> list[dict]:
         """One get_recommendations request's item list (the caller holds ``state.serving``)."""
+        if explain and not hasattr(ep.recipe.scorer, "explain"):
+            raise InvalidInput(f"explain is not supported yet for {ep.recipe.name}")
         store, served = self._parts(ep)
         history = store.history(user_id)
         item = store.vocab.lookup(item_id)
@@ -389,7 +391,24 @@ class Pipeline:
             out = [{"itemId": i, "score": float(s)} for i, s in zip(names, scores[:n])]
         if ep.recipe.explores and user_id is not None:
             out = self._explore(ep, store, served, history, out, n, flt, seed, user_id, item_id)
+        if explain:
+            self._explain(ep, store, served, request, out)
         return out
+
+    def _explain(self, ep: Endpoint, store, served: Served, request: Request, out: list[dict]) -> None:
+        """Each item's ``"explanation"``: the recipe's own (Scorer.explain) for the items it
+        ranked; promoted items, exploration slots and the popular fill say why they are there."""
+        own = [k for k, i in enumerate(out) if "promotionName" not in i and "Exploration" not in i.get("reason", ())]
+        codes = store.vocab.known([out[k]["itemId"] for k in own])
+        scores = np.array([out[k]["score"] for k in own], dtype=np.float64)
+        found = ep.recipe.scorer.explain(served.model, request, codes, scores) if len(own) else []
+        for k, e in zip(own, found):
+            out[k]["explanation"] = e
+        for item in out:
+            if "promotionName" in item:
+                item["explanation"] = {"text": f"promotion {item['promotionName']}", "kind": "promotion"}
+            elif "Exploration" in item.get("reason", ()):
+                item["explanation"] = {"text": "exploration: a new item with few interactions", "kind": "exploration"}
 
     def _passing(self, flt, store, codes, scores, n, user_id, item_id, history):
         """The candidates passing the filter, enough of them for ``n`` (best first)."""
@@ -450,6 +469,42 @@ class Pipeline:
             config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
             ep.extra["influence"] = config.get("rankingInfluence") or None
         return ep.extra["influence"]
+
+    # -- metadata in recommendations ------------------------------------------------
+
+    def metadata_enabled(self, ep: Endpoint) -> bool:
+        """The endpoint's enableMetadataWithRecommendations (read once per catalog stamp)."""
+        if "metadata" not in ep.extra:
+            rec = self.pp.catalog.get(ep.kind, ep.arn)
+            config = rec.config.get("campaignConfig") or rec.config.get("recommenderConfig") or {}
+            ep.extra["metadata"] = config.get("enableMetadataWithRecommendations") is True
+        return ep.extra["metadata"]
+
+    def item_columns(self, group: str) -> dict[str, str]:
+        """The group's Items columns, upper-cased name -> name (empty: no Items dataset)."""
+        return {k: c for k, (c, _t) in self._item_columns(group).items()}
+
+    def _item_columns(self, group: str) -> dict[str, tuple[str, str]]:
+        def read():
+            rows = self.pp.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = $g AND table_name = 'items'", {"g": group}).fetchall()
+            return {c.upper(): (c, t) for c, t in rows}
+        return self.state.memo(("item_columns", group), read)
+
+    def add_metadata(self, ep: Endpoint, items: list[dict], columns: list[str]) -> None:
+        """Add ``"metadata": {column: value as text}`` to every item, in one query (see
+        sql/serving/item_metadata.sql); NULL values are left out, items without an Items row
+        get an empty map."""
+        if not items:
+            return
+        types = dict(self._item_columns(ep.group).values())
+        sql = render("serving/item_metadata.sql", schema_name=ep.group, columns=columns,
+                     lists=[c for c in columns if types.get(c, "").endswith("[]")])
+        rows = self.pp.con.execute(sql, {"ids": [i["itemId"] for i in items]}).fetchall()
+        found = {r[0]: {c: v for c, v in zip(columns, r[1:]) if v is not None} for r in rows}
+        for item in items:
+            item["metadata"] = dict(found.get(item["itemId"], {}))
 
     # -- exploration ----------------------------------------------------------------
 

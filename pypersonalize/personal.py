@@ -48,7 +48,7 @@ class PersonalAPI(ProjectBase):
 
     def get_personalized_ranking(self, campaign: str, user_id: str, input_list: list[str],
                                  context: dict | None = None, filter: str | None = None,
-                                 filter_values: dict | None = None) -> dict:
+                                 filter_values: dict | None = None, metadata_columns: dict | None = None) -> dict:
         """Personalize's GetPersonalizedRanking: ``input_list`` reordered for ``user_id``.
 
         >>> pp.get_personalized_ranking("rank", "u1", ["m1", "m2", "m3"])  # doctest: +SKIP
@@ -68,10 +68,14 @@ class PersonalAPI(ProjectBase):
         for item in input_list:
             text(item, "input_list")
         context_params(context)
+        from .serving import metadata_columns_of
+        columns = metadata_columns_of(self.engine, ep, "campaign", metadata_columns, len(input_list), "input_list")
         with self._engine.serving:
             ranked = self.engine.rank(ep, user_id, input_list, context, filter, filter_values)
-        return {"personalizedRanking": [{"itemId": item, "score": score} for item, score in ranked],
-                "recommendationId": f"RID-{uuid.uuid4()}"}
+            out = [{"itemId": item, "score": score} for item, score in ranked]
+            if columns is not None:
+                self.engine.add_metadata(ep, out, columns)
+        return {"personalizedRanking": out, "recommendationId": f"RID-{uuid.uuid4()}"}
 
 
 __all__ = ["PersonalAPI", "MAX_RANKING_ITEMS"]

@@ -26,6 +26,8 @@ from .usecases import get_use_case
 
 MAX_RESULTS = 500
 DEFAULT_RESULTS = 25
+MAX_METADATA_RESULTS = 50     # numResults (and inputList) when metadataColumns is given
+MAX_METADATA_COLUMNS = 10
 RETRAIN_DAYS = 7     # Personalize retrains domain recommenders weekly (refresh.py)
 
 
@@ -75,6 +77,42 @@ def check_ranking_influence(config: dict | None, recipe) -> dict | None:
         if not 0.0 <= number <= 1.0:
             raise InvalidInput(f"rankingInfluence {key} must be within [0, 1], got {number:g}")
         out[key] = number
+    return out
+
+
+def check_metadata_flag(config: dict) -> None:
+    flag = config.get("enableMetadataWithRecommendations")
+    if flag is not None and not isinstance(flag, bool):
+        raise InvalidInput(f"enableMetadataWithRecommendations must be true or false, got {flag!r}")
+
+
+def metadata_columns_of(engine, ep, kind: str, metadata_columns, count: int, what: str) -> list[str] | None:
+    """Personalize's metadataColumns ({"ITEMS": [column, ...]}) checked against the endpoint and
+    its group's Items dataset: the Items column names to read, or None when not asked."""
+    if metadata_columns is None:
+        return None
+    if not isinstance(metadata_columns, dict) or set(metadata_columns) != {"ITEMS"}:
+        raise InvalidInput('metadata_columns must be {"ITEMS": [column names of the Items dataset]}')
+    names = metadata_columns["ITEMS"]
+    if not isinstance(names, list) or not 1 <= len(names) <= MAX_METADATA_COLUMNS \
+            or not all(isinstance(c, str) for c in names):
+        raise InvalidInput(f"metadata_columns ITEMS must be a list of 1 to {MAX_METADATA_COLUMNS} column names")
+    if not engine.metadata_enabled(ep):
+        raise InvalidInput(f"{kind} {ep.name!r} was not created with enableMetadataWithRecommendations; "
+                           "set it (update_campaign) to get metadata_columns")
+    if count > MAX_METADATA_RESULTS:
+        raise InvalidInput(f"{what} is at most {MAX_METADATA_RESULTS} when metadata_columns is given, got {count}")
+    known = engine.item_columns(ep.group)
+    if not known:
+        raise InvalidInput(f"dataset group {ep.group!r} has no Items dataset to read metadata_columns from")
+    out = []
+    for name in names:
+        text(name, "metadata column", limit=150)
+        column = known.get(name.upper())
+        if column is None or column.upper() == "ITEM_ID":
+            raise InvalidInput(f"metadata column {name!r} is not a column of the Items dataset; known: "
+                               + ", ".join(c for c in known.values() if c.upper() != "ITEM_ID"))
+        out.append(column)
     return out
 
 
@@ -156,6 +194,7 @@ class ServingAPI(ProjectBase):
             raise InvalidInput(f"itemExplorationConfig is for User-Personalization campaigns; "
                                f"{version.config['recipe']} does not explore")
         check_ranking_influence(config, get_recipe(version.config["recipe"]))
+        check_metadata_flag(config)
         sync = config.get("syncWithLatestSolutionVersion")
         if sync is not None and not isinstance(sync, bool):
             raise InvalidInput(f"syncWithLatestSolutionVersion must be true or false, got {sync!r}")
@@ -208,6 +247,7 @@ class ServingAPI(ProjectBase):
         self._check_endpoint_name(name)
         config = check_keys(recommender_config, RECOMMENDER_CONFIG, "recommender_config")
         check_exploration(config)
+        check_metadata_flag(config)
         if "itemExplorationConfig" in config and not get_recipe(uc.recipe).explores:
             raise InvalidInput(f"itemExplorationConfig is only for personalized use cases, not {uc.title!r}")
         if "minRecommendationRequestsPerSecond" in config:
@@ -217,6 +257,7 @@ class ServingAPI(ProjectBase):
             raise InvalidInput(f"retrainingIntervalDays must be a positive number of days up to 36500, "
                                f"got {interval!r}")
         self._check_event_fields(group, uc.event_type, None)
+        uc.check_datasets(group.name, self._schemas_of(group))
         arn = self.catalog.arn("recommender", name)
         rec_config = {"recipeArn": uc.arn, "useCase": uc.name, "recommenderConfig": config}
         self.catalog.add(arn=arn, kind="recommender", name=name, dataset_group_arn=group.arn,
@@ -268,8 +309,13 @@ class ServingAPI(ProjectBase):
                             user_id: str | None = None, item_id: str | None = None,
                             num_results: int = DEFAULT_RESULTS, filter: str | None = None,
                             filter_values: dict | None = None, promotions: list | None = None,
-                            seed: int | None = None, context: dict | None = None) -> dict:
+                            seed: int | None = None, context: dict | None = None,
+                            metadata_columns: dict | None = None, explain: bool = False) -> dict:
         """Personalize's GetRecommendations: ``{"itemList": [{"itemId", "score"}], "recommendationId"}``.
+
+        ``metadata_columns={"ITEMS": [...]}`` adds each item's ``"metadata"`` (Items columns as
+        text; the endpoint needs enableMetadataWithRecommendations); ``explain=True`` adds each
+        item's ``"explanation"`` (see README, "Explanations").
 
         >>> pp.get_recommendations(recommender="top-movies", user_id="u1", num_results=3)  # doctest: +SKIP
         """
@@ -284,10 +330,10 @@ class ServingAPI(ProjectBase):
             text(value, what, optional=True, limit=256)
         with self._engine.serving:
             return self._recommendations(kind, ref, user_id, item_id, num_results, filter, filter_values,
-                                         promotions, seed, context)
+                                         promotions, seed, context, metadata_columns, explain)
 
     def _recommendations(self, kind, ref, user_id, item_id, num_results, filter, filter_values,
-                         promotions, seed, context) -> dict:
+                         promotions, seed, context, metadata_columns=None, explain=False) -> dict:
         ep = self.engine.endpoint(kind, ref)
         if ep.recipe.recipe_type == RecipeType.PERSONALIZED_RANKING:
             raise InvalidInput(f"{kind} {ep.name!r} serves a Personalized-Ranking model: use "
@@ -297,10 +343,15 @@ class ServingAPI(ProjectBase):
         if ep.requires_item and item_id is None:
             raise InvalidInput(f"{kind} {ep.name!r} needs item_id")
         context_params(context)
+        columns = metadata_columns_of(self.engine, ep, kind, metadata_columns, num_results, "num_results")
+        if not isinstance(explain, bool):
+            raise InvalidInput(f"explain must be true or false, got {explain!r}")
         items = self.engine.recommend(ep, user_id, item_id, num_results, filter, filter_values,
-                                      promotions, seed, context)
+                                      promotions, seed, context, explain=explain)
         rid = f"RID-{uuid.uuid4()}"
         self.engine.log(ep, user_id, items, rid)
+        if columns is not None:
+            self.engine.add_metadata(ep, items, columns)
         return {"itemList": items, "recommendationId": rid}
 
     def recommend_batch(self, campaign: str | None = None, recommender: str | None = None,

@@ -154,7 +154,14 @@ class Scorer(Protocol):
     ``rank(model, request, items, codes, popularity)`` (``ranks_lists``: Personalized
     ranking), ``raw_scores(model, requests)`` / ``probabilities(model, raw)`` (``ranks_lists``:
     ``score_users``), ``cold_items(model, age_days, cold_max, reference)`` and
-    ``exploration_relevance(model, seen, cold, shown)`` (exploration). The shapes still to
+    ``exploration_relevance(model, seen, cold, shown)`` (exploration),
+    ``explain(model, request, codes, scores) -> list[dict]`` (``get_recommendations(explain=True)``:
+    one dict per item of ``codes``, the request's items in response order with their scores,
+    saying why it is there: ``{"text": words, "kind": a short name, ...numbers}``, e.g. User-
+    Personalization's ``contributions`` [{"itemId", "value"}] and ``rest``; items the recipe did
+    not rank itself (the popular fill) get ``{"kind": "popular", ...}``; without the method,
+    ``explain=True`` is refused as not supported yet; promoted and exploration items are
+    explained by the engine). The shapes still to
     come (items -> users for segments, users -> actions for Next-Best-Action) are further
     methods of the same object.
     """

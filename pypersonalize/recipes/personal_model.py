@@ -304,6 +304,69 @@ class PersonalScorer:
                 out[k] = m.temperature * (prior + attrs + (pm.context_weight * ctx if ctx is not None else 0.0))
         return out, has | described
 
+    def explain(self, pm: PersonalModel, request: Request, codes: np.ndarray, scores: np.ndarray,
+                top: int = 3) -> list[dict]:
+        """Why each of ``codes`` scored as it did: the user's history items that added most to its
+        pre-softmax score. Item j's contribution to item i is its part of the sequence term,
+        ``sum over j's events in the window of weight * decay**pos * B[j, i] / max|s|``, plus its
+        part of the history term, ``history_weight * x_j * (P_in[j] . P_out[i]) / max|l|``;
+        ``rest`` is everything else (other history items, metadata, context, attributes,
+        impressions), so that ``sum(contributions) + rest == preSoftmax``."""
+        raw, scored = self.raw_scores(pm, [request])
+        mi = self._model_of(pm, codes)
+        h = request.history
+        out = []
+        if not scored[0] or h is None or not h.has_events:
+            for k in range(len(codes)):
+                if mi[k] >= 0 and scored[0]:
+                    out.append({"text": "your attributes", "kind": "attributes", "contributions": [],
+                                "rest": float(raw[0, mi[k]]), "preSoftmax": float(raw[0, mi[k]])})
+                else:
+                    out.append(_popular_fill())
+            return out
+        m = pm.model
+        tw = self._type_weights(pm, h.type_names)
+        hm = self._model_of(pm, h.items)
+        ew = tw[h.types]
+        pos = len(h.items) - 1 - np.arange(len(h.items))
+        inside = hm >= 0
+        win = inside & (pos < m.bptt)
+        zeros = np.zeros(int(win.sum()), dtype=np.int64)
+        w = ew[win] * m.decay ** pos[win]
+        seq_row = _gather(m.transitions, hm[win], w, zeros, 1)[0]
+        s_top = max(float(np.abs(seq_row).max()), 0.0) if len(seq_row) else 0.0
+        s_top = s_top or 1.0
+        xr, xe, xw = _max_per_key(np.zeros(int(inside.sum()), dtype=np.int64), hm[inside], ew[inside])
+        user_vec = (m.factors[xe] * xw[:, None]).sum(axis=0)
+        hist_row = m.out @ user_vec
+        l_top = float(np.abs(hist_row).max()) if len(hist_row) else 0.0
+        l_top = l_top or 1.0
+        sources = np.unique(hm[inside])                          # the history's model items
+        targets = np.maximum(mi, 0)
+        seq_part = np.zeros((len(sources), len(codes)))
+        if win.any():
+            block = m.transitions[hm[win]][:, targets].toarray() * w[:, None] / s_top
+            np.add.at(seq_part, np.searchsorted(sources, hm[win]), block)
+        hist_part = np.zeros((len(sources), len(codes)))
+        hist_part[np.searchsorted(sources, xe)] = (m.history_weight * xw[:, None]
+                                                   * (m.factors[xe] @ m.out[targets].T) / l_top)
+        parts = seq_part + hist_part
+        names = pm.items[sources]
+        for k in range(len(codes)):
+            if mi[k] < 0:
+                out.append(_popular_fill())
+                continue
+            col = parts[:, k]
+            order = np.lexsort((names.astype(str), -col))
+            picked = [j for j in order[:top] if col[j] > 0]
+            value = float(raw[0, mi[k]])
+            listed = [{"itemId": str(names[j]), "value": float(col[j])} for j in picked]
+            out.append({"text": ("because of your events on " + ", ".join(c["itemId"] for c in listed))
+                        if listed else "your history as a whole", "kind": "history",
+                        "contributions": listed, "rest": value - sum(c["value"] for c in listed),
+                        "preSoftmax": value})
+        return out
+
     def probabilities(self, pm: PersonalModel, raw: np.ndarray) -> np.ndarray:
         z = (raw - raw.max(axis=1, keepdims=True)) / pm.model.temperature
         e = np.exp(z)
@@ -388,6 +451,10 @@ class PersonalScorer:
         inside = cold < len(shown)
         times[inside] = shown[cold[inside]]
         return rel / (1 + np.log1p(times))
+
+
+def _popular_fill() -> dict:
+    return {"text": "a popular item (fills the list where the model has no score)", "kind": "popular"}
 
 
 def _max_per_key(req: np.ndarray, items: np.ndarray, weights: np.ndarray):

@@ -31,6 +31,16 @@ class PopularScorer:
         empty = np.zeros(0, dtype=np.int64)
         return [Ranked(empty, np.zeros(0)) for _ in requests]
 
+    def explain(self, model, request: Request, codes: np.ndarray, scores: np.ndarray) -> list[dict]:
+        """Each item's number of distinct users in the group's current events (the ranking
+        itself counts the training events, of the solution's event type)."""
+        store = request.group
+        users = np.zeros(len(codes), dtype=np.int64)
+        for user in store.users():
+            users += np.isin(codes, store.history(user).items)
+        return [{"text": f"{int(u)} users interacted with it", "kind": "popularity", "users": int(u)}
+                for u in users]
+
 
 RECIPE = Recipe(
     name="aws-popularity-count",

@@ -121,6 +121,38 @@ class RelatedScorer:
         return out
 
 
+    def explain(self, model: RelatedLists, request: Request, codes: np.ndarray, scores: np.ndarray) -> list[dict]:
+        """For each related item: how many distinct users (in the group's current events) have
+        both it and the request's item, and how many have each; items not in the stored list
+        are the popular fill."""
+        store = request.group
+        lo, hi = model.offsets.get(request.item, (0, 0)) if request.item is not None else (0, 0)
+        stored = dict(zip(model.related[lo:hi].tolist(), model.scores[lo:hi].tolist()))
+        both = np.zeros(len(codes), dtype=np.int64)
+        each = np.zeros(len(codes), dtype=np.int64)
+        query = 0
+        for user in store.users():
+            items = np.unique(store.history(user).items)
+            has = np.isin(codes, items)
+            each += has
+            if request.item is not None and request.item in items:
+                query += 1
+                both += has
+        name = store.vocab.strings(np.array([request.item]))[0] if request.item is not None else None
+        out = []
+        for k, code in enumerate(codes.tolist()):
+            if code not in stored:
+                out.append({"text": "a popular item (fills the list past the related items)", "kind": "popular"})
+                continue
+            out.append({"text": f"{int(both[k])} users interacted with both {name} and this item",
+                        "kind": "co-occurrence", "itemId": name, "coOccurrence": int(both[k]),
+                        "usersWithItem": int(query), "usersWithRecommended": int(each[k]),
+                        "score": float(stored[code]),
+                        "formula": "cooc(i, j) / (n_i^a * n_j^a), counted on the training data's kept "
+                                   "histories (a = popularity_discount_factor)"})
+        return out
+
+
 RECIPE = Recipe(
     name="aws-sims",
     recipe_type=RecipeType.RELATED_ITEMS,

@@ -79,6 +79,34 @@ class TrendScorer:
         return Ranked(grew, gain[grew] / gain[grew].sum())
 
 
+    def explain(self, model: TrendSettings, request: Request, codes: np.ndarray, scores: np.ndarray) -> list[dict]:
+        """Each item's events in the last interval and in the one before (its growth)."""
+        store = request.group
+        items, ts, types = store.all_events()
+        if model.event_type is not None:
+            code = store.type_names.index(model.event_type) if model.event_type in store.type_names else -2
+            keep = types == code
+            items, ts = items[keep], ts[keep]
+        if not len(ts):
+            return [{"text": "a popular item (no trend yet)", "kind": "popular"} for _ in codes]
+        latest = int(ts.max())
+        n = max(len(store.vocab), int(codes.max()) + 1 if len(codes) else 0)
+        last = np.bincount(items[ts > latest - model.interval], minlength=n)
+        before = np.bincount(items[(ts > latest - 2 * model.interval) & (ts <= latest - model.interval)],
+                             minlength=n)
+        out = []
+        for code in codes.tolist():
+            a, b = int(last[code]), int(before[code])
+            if a <= b:
+                out.append({"text": "a popular item (fills the list past the trending ones)", "kind": "popular",
+                            "lastInterval": a, "intervalBefore": b})
+            else:
+                out.append({"text": f"{a} events in the last {model.interval} s, up from {b} in the "
+                                    f"{model.interval} s before", "kind": "trend", "lastInterval": a,
+                            "intervalBefore": b, "growth": a - b, "intervalSeconds": model.interval})
+        return out
+
+
 RECIPE = Recipe(
     name="aws-trending-now",
     recipe_type=RecipeType.POPULAR_ITEMS,

@@ -402,6 +402,8 @@ def _effect(pp, table: str, key: str):
                 strip(pp.describe_solution("without")["solution"]))
     if table == "campaign" and key == "rankingInfluence":
         return _ranking_influence_effect(pp)
+    if key == "enableMetadataWithRecommendations":
+        return _metadata_effect(pp, table)
     if table == "campaign":
         version = pp.describe_recommender("picks")["recommender"]["modelVersionArn"]
         value = {"itemExplorationConfig": {"explorationWeight": "1.0", "explorationItemAgeCutOff": "3650"},
@@ -425,6 +427,27 @@ def _effect(pp, table: str, key: str):
 SUPPORTED_KEYS = [("solution", k) for k, v in SOLUTION_CONFIG.items() if v != LATER] + \
     [("campaign", k) for k, v in CAMPAIGN_CONFIG.items() if v != LATER] + \
     [("recommender", k) for k, v in RECOMMENDER_CONFIG.items() if v != LATER]
+
+
+def _metadata_effect(pp, table):
+    """With enableMetadataWithRecommendations, metadata_columns answers with Items columns;
+    without it, the same request is refused."""
+    out = []
+    for flag in (True, False):
+        name = f"meta-{flag}".lower()
+        if table == "campaign":
+            version = pp.describe_recommender("picks")["recommender"]["modelVersionArn"]
+            pp.create_campaign(name=name, solution_version=version,
+                               campaign_config={"enableMetadataWithRecommendations": flag})
+        else:
+            pp.create_recommender(name=name, dataset_group="movies", use_case="Most popular",
+                                  recommender_config={"enableMetadataWithRecommendations": flag})
+        try:
+            out.append(pp.get_recommendations(**{table: name}, user_id="u1", num_results=3, seed=1,
+                                              metadata_columns={"ITEMS": ["GENRES"]})["itemList"])
+        except pypersonalize.InvalidInput as exc:
+            out.append(str(exc))
+    return out
 
 
 def _ranking_influence_effect(pp):
