@@ -493,16 +493,21 @@ class Pipeline:
         return self.state.memo(("item_columns", group), read)
 
     def add_metadata(self, ep: Endpoint, items: list[dict], columns: list[str]) -> None:
-        """Add ``"metadata": {column: value as text}`` to every item, in one query (see
-        sql/serving/item_metadata.sql); NULL values are left out, items without an Items row
-        get an empty map."""
+        """Add ``"metadata": {column: value as text}`` to every item; NULL values are left out,
+        items without an Items row get an empty map. The columns of the whole Items table are
+        read once per column set and data stamp (sql/serving/item_metadata.sql), so a request
+        costs dict look-ups."""
         if not items:
             return
-        types = dict(self._item_columns(ep.group).values())
-        sql = render("serving/item_metadata.sql", schema_name=ep.group, columns=columns,
-                     lists=[c for c in columns if types.get(c, "").endswith("[]")])
-        rows = self.pp.con.execute(sql, {"ids": [i["itemId"] for i in items]}).fetchall()
-        found = {r[0]: {c: v for c, v in zip(columns, r[1:]) if v is not None} for r in rows}
+        key = ("metadata", ep.group, tuple(columns), self.state.data_stamps.get(ep.group, 0))
+        found = self.state.filters.get(key)
+        if found is None:
+            types = dict(self._item_columns(ep.group).values())
+            sql = render("serving/item_metadata.sql", schema_name=ep.group, columns=columns,
+                         lists=[c for c in columns if types.get(c, "").endswith("[]")])
+            rows = self.pp.con.execute(sql).fetchall()
+            found = {r[0]: {c: v for c, v in zip(columns, r[1:]) if v is not None} for r in rows}
+            self._remember(key, found)
         for item in items:
             item["metadata"] = dict(found.get(item["itemId"], {}))
 

@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 from ..sqlkit import render
 from .base import Ranked, Recipe, RecipeType, Request, TrainContext
+
+_PAIRS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PAIRS_LOCK = threading.Lock()
+
+
+def user_item_pairs(store) -> tuple[np.ndarray, np.ndarray]:
+    """(user index, item code) once per distinct pair of the group's current events (a
+    histories.HistoryStore), kept until its next append; for explanations that count users."""
+    with _PAIRS_LOCK:
+        held = _PAIRS.get(store)
+        if held is not None and held[0] == store.version:
+            return held[1]
+        users = np.repeat(np.arange(len(store._offsets) - 1), np.diff(store._offsets))
+        items = store._items
+        if store._added:
+            index = dict(store._users)
+            more_u, more_i = [], []
+            for user, events in list(store._added.items()):
+                k = index.setdefault(user, len(index))
+                more_u.extend([k] * len(events))
+                more_i.extend(e[1] for e in events)
+            users = np.concatenate((users, np.array(more_u, dtype=np.int64)))
+            items = np.concatenate((items, np.array(more_i, dtype=np.int64)))
+        width = int(items.max()) + 1 if len(items) else 1
+        keys = np.unique(users * width + items)
+        pairs = (keys // width, keys % width)
+        _PAIRS[store] = (store.version, pairs)
+        return pairs
 
 
 def write_popular_items(ctx: TrainContext) -> int:
@@ -34,10 +65,9 @@ class PopularScorer:
     def explain(self, model, request: Request, codes: np.ndarray, scores: np.ndarray) -> list[dict]:
         """Each item's number of distinct users in the group's current events (the ranking
         itself counts the training events, of the solution's event type)."""
-        store = request.group
-        users = np.zeros(len(codes), dtype=np.int64)
-        for user in store.users():
-            users += np.isin(codes, store.history(user).items)
+        _users, items = user_item_pairs(request.group)
+        counts = np.bincount(items, minlength=int(codes.max()) + 1 if len(codes) else 0)
+        users = counts[codes] if len(codes) else counts[:0]
         return [{"text": f"{int(u)} users interacted with it", "kind": "popularity", "users": int(u)}
                 for u in users]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..sqlkit import render
 from .base import Hyperparameter, Ranked, Recipe, RecipeType, Request, TrainContext
-from .popularity import write_popular_items
+from .popularity import user_item_pairs, write_popular_items
 
 HYPERPARAMETERS = (
     Hyperparameter("popularity_discount_factor", float, 0.5, 0.0, 1.0, True,
@@ -128,16 +128,12 @@ class RelatedScorer:
         store = request.group
         lo, hi = model.offsets.get(request.item, (0, 0)) if request.item is not None else (0, 0)
         stored = dict(zip(model.related[lo:hi].tolist(), model.scores[lo:hi].tolist()))
-        both = np.zeros(len(codes), dtype=np.int64)
-        each = np.zeros(len(codes), dtype=np.int64)
-        query = 0
-        for user in store.users():
-            items = np.unique(store.history(user).items)
-            has = np.isin(codes, items)
-            each += has
-            if request.item is not None and request.item in items:
-                query += 1
-                both += has
+        users, items = user_item_pairs(store)
+        size = max(int(items.max()) + 1 if len(items) else 0, int(codes.max()) + 1 if len(codes) else 0)
+        each = np.bincount(items, minlength=size)[codes]
+        asked = users[items == request.item] if request.item is not None else users[:0]
+        query = len(asked)
+        both = np.bincount(items[np.isin(users, asked)], minlength=size)[codes]
         name = store.vocab.strings(np.array([request.item]))[0] if request.item is not None else None
         out = []
         for k, code in enumerate(codes.tolist()):
