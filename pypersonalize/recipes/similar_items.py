@@ -24,6 +24,8 @@ Definition (numpy/scipy over two SQL steps; the ranked lists go to SIMS's
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -34,7 +36,7 @@ from ..sqlkit import quote_ident, render
 from .base import Hyperparameter, Recipe, RecipeType, TrainContext
 from .popularity import write_popular_items
 from .sims import HYPERPARAMETERS as SIMS_HYPERPARAMETERS
-from .sims import RelatedScorer
+from .sims import RelatedLists, RelatedScorer
 
 COLD_INTERACTIONS = 5       # Personalize: cold items have fewer than five interactions
 RIDGE = 1.0                 # the metadata -> behaviour map's regularisation
@@ -190,6 +192,51 @@ def _top_related(vectors: np.ndarray, boost: np.ndarray, order: np.ndarray, cap:
     return (np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s), np.concatenate(out_r))
 
 
+SHOWN_TOKENS = 5             # metadata tokens an explanation lists
+
+
+@dataclass
+class SimilarLists(RelatedLists):
+    """SIMS's related lists plus each item's metadata tokens (code -> {token: weight})."""
+
+    tokens: dict = field(default_factory=dict)
+
+
+class SimilarScorer(RelatedScorer):
+    """Serves the stored lists as SIMS does; explains them by co-occurrence and shared tokens."""
+
+    def load(self, con, version_arn: str, vocab) -> SimilarLists:
+        lists = super().load(con, version_arn, vocab)
+        rows = con.execute("SELECT item, token, weight FROM pypersonalize.item_tokens WHERE version_arn = $v",
+                           {"v": version_arn}).fetchnumpy()
+        tokens: dict = {}
+        codes = vocab.codes(list(np.asarray(rows["item"], dtype=object))) if len(rows["item"]) else []
+        for code, token, weight in zip(codes, rows["token"], rows["weight"]):
+            tokens.setdefault(int(code), {})[str(token)] = float(weight)
+        return SimilarLists(lists.offsets, lists.related, lists.scores, tokens)
+
+    def explain(self, model: SimilarLists, request, codes: np.ndarray, scores: np.ndarray) -> list[dict]:
+        """Per related item: the users who have both items (SIMS's count) and the metadata
+        tokens the two share, by their contribution to the items' token cosine."""
+        out = super().explain(model, request, codes, scores)
+        mine = model.tokens.get(request.item, {}) if request.item is not None else {}
+        for reason, code in zip(out, codes.tolist()):
+            if reason.get("kind") != "co-occurrence":
+                continue
+            theirs = model.tokens.get(int(code), {})
+            shared = sorted(((mine[t] * theirs[t], t) for t in mine.keys() & theirs.keys()), key=lambda x: (-x[0], x[1]))
+            shown = [{"token": t, "value": v} for v, t in shared[:SHOWN_TOKENS]]
+            words = ", ".join(s["token"] for s in shown)
+            users = reason["coOccurrence"]
+            reason.update(
+                kind="similar-items", matchingTokens=shown, metadataCosine=float(sum(v for v, _t in shared)),
+                text=(f"shares {words} with {reason['itemId']}" if shown else f"no metadata in common with "
+                      f"{reason['itemId']}") + f"; {users} users interacted with both",
+                formula="((1 - w) behaviour + w metadata similarity) * (1 + n_j)^(0.5 - a), vectors from "
+                        "truncated SVDs (w = metadata_weight, a = popularity_discount_factor)")
+        return out
+
+
 RECIPE = Recipe(
     name="aws-similar-items",
     recipe_type=RecipeType.RELATED_ITEMS,
@@ -197,7 +244,7 @@ RECIPE = Recipe(
                 "fields as TF-IDF tokens); cold items get related items from their metadata.",
     folder="sims",
     train=train,
-    scorer=RelatedScorer(),
+    scorer=SimilarScorer(),
     inputs=("item",),
     hyperparameters=HYPERPARAMETERS,
 )

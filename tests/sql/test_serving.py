@@ -191,6 +191,8 @@ def test_use_case_must_match_the_domain(project):
     with pytest.raises(pypersonalize.InvalidInput, match="ECOMMERCE"):
         project.create_recommender(name="r", dataset_group="m", use_case="Best sellers")
     with pytest.raises(pypersonalize.InvalidInput, match="available"):
+        project.create_recommender(name="r", dataset_group="m", use_case="Watched together")
+    with pytest.raises(pypersonalize.InvalidInput, match="needs the Items dataset"):
         project.create_recommender(name="r", dataset_group="m", use_case="More like X")
 
 

@@ -192,3 +192,39 @@ def test_list_recipes_holds_every_name(project):
     assert len(names) == len(listed)
     v2 = project.describe_recipe("arn:aws:personalize:::recipe/aws-user-personalization-v2")["recipe"]
     assert v2["name"] == "aws-user-personalization-v2" and v2["hyperparameters"]
+
+
+def independent_tokens(row: pd.Series, deciles: dict) -> set[str]:
+    """The tokens of sql/recipes/_item_tokens.sql, from the catalogue frame itself."""
+    import re
+    out = {f"GENRES={g.strip().lower()}" for g in row.GENRES.split("|") if g.strip()}
+    out |= {f"DESCRIPTION~{w}" for w in re.findall(r"[a-z0-9]{3,}", row.DESCRIPTION.lower())}
+    return out | {deciles[row.ITEM_ID]}
+
+
+def test_explanations_name_the_shared_tokens_and_the_true_cooccurrence(project):
+    events = patterned_events()
+    cold = {"new1": "i05"}
+    items = catalogue(cold)
+    build(project, events, items)
+    project.create_campaign(name="c", solution_version=train(project))
+    tokens = project.con.execute("SELECT item, token FROM pypersonalize.item_tokens WHERE token LIKE 'PRICE#%'").df()
+    deciles = dict(zip(tokens.item, tokens.token))
+    by_id = {r.ITEM_ID: independent_tokens(r, deciles) for r in items.itertuples()}
+    users = events.groupby("ITEM_ID").USER_ID.agg(set).to_dict()
+    checked = 0
+    for query in ("i05", "new1", "i18"):
+        got = project.get_recommendations(campaign="c", item_id=query, num_results=10, explain=True)["itemList"]
+        for entry in got:
+            why = entry["explanation"]
+            if why["kind"] == "popular":
+                continue
+            assert why["kind"] == "similar-items"
+            shared = by_id[query] & by_id[entry["itemId"]]
+            listed = [t["token"] for t in why["matchingTokens"]]
+            assert set(listed) <= shared and len(listed) == min(5, len(shared))
+            assert [t["value"] for t in why["matchingTokens"]] == sorted((t["value"] for t in why["matchingTokens"]),
+                                                                        reverse=True)
+            assert why["coOccurrence"] == len(users.get(query, set()) & users.get(entry["itemId"], set()))
+            checked += 1
+    assert checked >= 20
