@@ -665,7 +665,8 @@ def filters_of(plan: Plan) -> dict[str, tuple[str, dict]]:
 
 
 def recipes_to_train(pp, plan: Plan) -> list[str]:
-    names = [r["name"] for r in pp.list_recipes()["recipes"] if r["name"] not in UNTRAINABLE]
+    # one campaign per recipe: Personalize's -v2 names are served by the same models
+    names = [r["name"] for r in pp.list_recipes()["recipes"] if r["name"] in RECIPES and r["name"] not in UNTRAINABLE]
     if plan.every_recipe:
         return names
     chosen, seen = [], set()

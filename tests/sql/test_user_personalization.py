@@ -506,8 +506,11 @@ def test_recipes_and_hyperparameters(project):
     names = {r["name"] for r in project.list_recipes()["recipes"]}
     assert {"aws-user-personalization", "aws-hrnn", "aws-hrnn-metadata", "aws-hrnn-coldstart",
             "aws-personalized-ranking"} <= names
-    assert project.describe_recipe("aws-user-personalization-v2")["recipe"]["name"] == "aws-user-personalization"
-    assert project.describe_recipe("aws-personalized-ranking-v2")["recipe"]["name"] == "aws-personalized-ranking"
+    for v2, served_by in (("aws-user-personalization-v2", "aws-user-personalization"),
+                          ("aws-personalized-ranking-v2", "aws-personalized-ranking")):
+        described = project.describe_recipe(v2)["recipe"]
+        assert v2 in names and described["name"] == v2 and served_by in described["description"]
+        assert described["hyperparameters"] == project.describe_recipe(served_by)["recipe"]["hyperparameters"]
     make_group(project, "g", cluster_events(n_users=52))
     with pytest.raises(pypersonalize.InvalidInput, match="bptt"):
         project.create_solution(name="s1", dataset_group="g", recipe="aws-user-personalization",
