@@ -47,7 +47,7 @@ from ..errors import InvalidInput
 from ..sqlkit import render
 from .base import Hyperparameter, Ranked, Recipe, RecipeType, Request, TrainContext
 from .popularity import write_popular_items
-from .sims import RelatedLists
+from .sims import RelatedLists, item_offsets
 
 TITLE_WEIGHT = 2.0          # a title word counts as much as two description words
 BLOCK_CELLS = 4_000_000     # similarity cells computed at once (a block of query items x all items)
@@ -208,13 +208,7 @@ class SemanticScorer:
             "WHERE r.version_arn = $v ORDER BY r.item, r.rank", {"v": version_arn}).fetchnumpy()
         items = np.asarray(rows["item"], dtype=object)
         names = np.asarray(rows["related"], dtype=object)
-        offsets = {}
-        if len(items):
-            cut = np.flatnonzero(items[1:] != items[:-1]) + 1
-            starts = np.concatenate(([0], cut))
-            ends = np.concatenate((cut, [len(items)]))
-            for code, lo, hi in zip(vocab.codes(list(items[starts])), starts, ends):
-                offsets[int(code)] = (int(lo), int(hi))
+        offsets = item_offsets(items, vocab)
         _, id_rank = np.unique(names, return_inverse=True) if len(names) else (None, np.zeros(0, dtype=np.int64))
         return SemanticLists(offsets, vocab.codes(list(names)), np.asarray(rows["score"], dtype=np.float64),
                              fresh=np.asarray(rows["freshness"], dtype=np.float64),

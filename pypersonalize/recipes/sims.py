@@ -96,6 +96,18 @@ class RelatedLists:
     scores: np.ndarray
 
 
+def item_offsets(items: np.ndarray, vocab) -> dict:
+    """Item code -> (start, end) of its rows, for rows sorted by item."""
+    offsets = {}
+    if len(items):
+        cut = np.flatnonzero(items[1:] != items[:-1]) + 1
+        starts = np.concatenate(([0], cut))
+        ends = np.concatenate((cut, [len(items)]))
+        for code, lo, hi in zip(vocab.codes(list(items[starts])), starts, ends):
+            offsets[int(code)] = (int(lo), int(hi))
+    return offsets
+
+
 class RelatedScorer:
     """The current item's related items (none when it is unknown or not given)."""
 
@@ -104,13 +116,7 @@ class RelatedScorer:
                            "WHERE version_arn = $v ORDER BY item, rank", {"v": version_arn}).fetchnumpy()
         items = np.asarray(rows["item"], dtype=object)
         related = vocab.codes(list(np.asarray(rows["related"], dtype=object)))
-        offsets = {}
-        if len(items):
-            cut = np.flatnonzero(items[1:] != items[:-1]) + 1
-            starts = np.concatenate(([0], cut))
-            ends = np.concatenate((cut, [len(items)]))
-            for code, lo, hi in zip(vocab.codes(list(items[starts])), starts, ends):
-                offsets[int(code)] = (int(lo), int(hi))
+        offsets = item_offsets(items, vocab)
         return RelatedLists(offsets, related, np.asarray(rows["score"], dtype=np.float64))
 
     def recommend(self, model: RelatedLists, requests: list[Request], limit: int | None) -> list[Ranked]:
