@@ -156,4 +156,9 @@ class ProjectBase:
         """A request's filter compiled for the serving engine (``engine.Pipeline`` calls it)."""
 
 
+    @provided_by("BatchAPI")
+    def _wait_for_jobs(self) -> None:
+        """Wait for the batch jobs this project runs on background threads (``close`` calls it)."""
+
+
 __all__ = ["ProjectBase", "provided_by"]

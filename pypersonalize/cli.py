@@ -1043,6 +1043,9 @@ def sql_command(pp, query):
     return list(rel.columns), [list(r) for r in rel.fetchall()]
 
 
+from . import cli_batch  # noqa: E402,F401 - registers the batch-inference and batch-segment commands
+
+
 def run() -> None:   # pragma: no cover - console entry point wrapper
     sys.exit(main())
 

@@ -49,3 +49,28 @@ class Progress:
             if self.bar_enabled:
                 self._connection().execute("SET enable_progress_bar = false")
             log.info("%s took %.2fs", message, time.perf_counter() - start)
+
+    def counter(self, message: str, total: int) -> Counter:
+        """A record counter for a batch job (drawn only on a terminal)."""
+        return Counter(self.enabled, message, total)
+
+
+class Counter:
+    """``done / total`` records on one terminal line, redrawn at most every 0.2 s."""
+
+    def __init__(self, enabled: bool, message: str, total: int):
+        self.enabled, self.message, self.total = enabled, message, total
+        self.done, self.start, self.drawn = 0, time.perf_counter(), 0.0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (now - self.drawn > 0.2 or self.done >= self.total):
+            self.drawn = now
+            rate = self.done / max(now - self.start, 1e-9)
+            print(f"\r· {self.message}: {self.done:,}/{self.total:,} records ({rate:,.0f}/s)",
+                  end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.drawn:
+            print(file=sys.stderr, flush=True)

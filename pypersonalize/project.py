@@ -21,6 +21,7 @@ import duckdb
 
 from . import engine
 from .base import ProjectBase
+from .batch import BatchAPI
 from .catalog import Catalog
 from .connection import Connections, connect
 from .datasets import IMPORT_MODES, TABLE_OF, DatasetsAPI
@@ -59,7 +60,7 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
 
 
 class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI,
-              FiltersAPI, ProjectBase):
+              FiltersAPI, BatchAPI, ProjectBase):
     """One project file, composed of its parts: datasets in :class:`DatasetsAPI`, solutions in
     :class:`SolutionsAPI` (training in :class:`TrainingAPI`), campaigns, recommenders and
     recommendations in :class:`ServingAPI`, keeping models current in :class:`RefreshAPI`.
@@ -147,6 +148,7 @@ class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, Pe
         if getattr(self, "_engine_key", None) is None:
             return
         try:
+            self._wait_for_jobs()
             if not self.read_only:
                 self.engine.flush_log()
         finally:

@@ -204,6 +204,9 @@ class ServingAPI(ProjectBase):
         version = self.catalog.get("solution-version", ref)
         if version.status != "ACTIVE":
             raise InvalidInput(f"solution version {version.arn} is {version.status}, not ACTIVE")
+        if get_recipe(version.config["recipe"]).segments:
+            raise InvalidInput(f"{version.arn} is a {version.config['recipe']} version: USER_SEGMENTATION "
+                               "models make user segments with create_batch_segment_job, not campaigns")
         return version
 
     def _check_endpoint_name(self, name: str) -> None:

@@ -92,6 +92,7 @@ class SolutionsAPI(ProjectBase):
         arn = self.catalog.arn("solution", name)
         self.catalog.add(arn=arn, kind="solution", name=name, dataset_group_arn=group.arn, config={
             "recipeArn": r.arn, "recipe": r.name, "hyperparameters": resolved,
+            "requestedRecipe": str(recipe).rsplit("/", 1)[-1],
             "eventType": event_type, "eventValueThreshold": threshold,
             "performAutoTraining": perform_auto_training, "autoTrainingDays": days})
         return {"solutionArn": arn}

@@ -8,12 +8,20 @@ over ``RECIPES``), which recipes support UPDATE training and every list of names
 from __future__ import annotations
 
 from ..errors import InvalidInput
-from . import popularity, semantic_similarity, similar_items, sims, trending, user_personalization
+from . import (
+    item_affinity,
+    popularity,
+    semantic_similarity,
+    similar_items,
+    sims,
+    trending,
+    user_personalization,
+)
 from .base import Hyperparameter, Ranked, Recipe, RecipeType, Request, Scorer, TrainContext
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (popularity.RECIPE, sims.RECIPE, similar_items.RECIPE,
                                                  trending.RECIPE, semantic_similarity.RECIPE,
-                                                 *user_personalization.RECIPES)}
+                                                 *user_personalization.RECIPES, *item_affinity.RECIPES)}
 
 __all__ = ["RECIPES", "Recipe", "RecipeType", "Hyperparameter", "Ranked", "Request", "Scorer", "TrainContext",
            "get_recipe", "register", "summary", "summaries", "unregister", "model_tables", "sql_folders"]

@@ -161,9 +161,10 @@ class Scorer(Protocol):
     Personalization's ``contributions`` [{"itemId", "value"}] and ``rest``; items the recipe did
     not rank itself (the popular fill) get ``{"kind": "popular", ...}``; without the method,
     ``explain=True`` is refused as not supported yet; promoted and exploration items are
-    explained by the engine). The shapes still to
-    come (items -> users for segments, users -> actions for Next-Best-Action) are further
-    methods of the same object.
+    explained by the engine). USER_SEGMENTATION recipes (items -> users) implement
+    ``segment(model, rows, n, allowed) -> (user indices, scores)`` instead of ``recommend``
+    (``recipes/item_affinity.py``; batch segment jobs call it); users -> actions for
+    Next-Best-Action will be a further method of the same object.
     """
 
     def load(self, con, version_arn: str, vocab) -> Any: ...     # vocab: histories.Vocab of the group
@@ -202,6 +203,8 @@ class Recipe:
         if unknown:
             raise InvalidInput(f"recipe {self.name}: inputs are among {', '.join(INPUTS)}, got "
                                f"{', '.join(sorted(unknown))}")
+        if self.segments and not hasattr(self.scorer, "segment"):
+            raise InvalidInput(f"recipe {self.name}: a USER_SEGMENTATION recipe needs a scorer with segment")
         if self.ranks_lists and not all(hasattr(self.scorer, m) for m in ("rank", "raw_scores", "probabilities")):
             raise InvalidInput(f"recipe {self.name}: ranks_lists needs a scorer with rank, raw_scores and "
                                "probabilities")
@@ -209,6 +212,11 @@ class Recipe:
     @property
     def arn(self) -> str:
         return f"arn:aws:personalize:::recipe/{self.name}"
+
+    @property
+    def segments(self) -> bool:
+        """It finds users for items (USER_SEGMENTATION): batch segment jobs only, no campaign."""
+        return self.recipe_type == RecipeType.USER_SEGMENTATION
 
     @property
     def explores(self) -> bool:

@@ -687,6 +687,9 @@ def _train(pp, plan: Plan, run: Run) -> None:
             pp.create_solution(name=name, dataset_group=GROUP, recipe=recipe, hyperparameters=hps,
                                event_type="Watch" if recipe == "aws-popularity-count" else None)
             version = pp.create_solution_version(solution=name)["solutionVersionArn"]
+        if RECIPES[recipe].segments:        # batch only: its segment job runs in _serve
+            run.results[f"segments {recipe}"] = version
+            continue
         with step(f"create_campaign {recipe}"):
             pp.create_campaign(name=campaign_of(recipe), solution_version=version)
     with step("create_recommender"):
@@ -742,8 +745,41 @@ def _serve(pp, plan: Plan, run: Run, phase: str) -> None:
         with step(label):
             run.results[label] = pp.sql(sql, params=params).fetchall()
 
+    def batch_jobs():
+        """A batch inference job (UP, a filter with values per line) and every segment job."""
+        folder = Path(pp.path).parent / f"batch-{phase.replace(' ', '-')}"
+        folder.mkdir(exist_ok=True)
+        users = folder / "users.jsonl"
+        values = filters["f_events"][1]
+        users.write_text("".join(json.dumps({"userId": u, **({"filterValues": values} if values else {})}) + "\n"
+                                 for u in (s.history_user, s.quiet_user, "nobody")))
+        version = pp.describe_campaign(UP)["campaign"]["solutionVersionArn"]
+        with step(f"{phase}: batch inference job"):
+            pp.create_batch_inference_job(f"bi-{phase.replace(' ', '-')}", version, users, folder / "recs.out",
+                                          num_results=10, filter="f_events",
+                                          batch_inference_job_config={"outputTable": "batch_recs"})
+            run.results[f"{phase}: batch inference"] = [   # the input echoes this plan's values
+                {k: v for k, v in json.loads(line).items() if k != "input"}
+                for line in (folder / "recs.out").read_text().splitlines()]
+            run.results[f"{phase}: batch inference table"] = pp.sql(
+                "SELECT * FROM batch_recs ORDER BY ALL").fetchall()
+        genre = str(s.items["GENRES"].dropna().iloc[0]).split("|")[0]
+        queries = {"aws-item-affinity": {"itemId": s.item},
+                   "aws-item-attribute-affinity": {"itemAttributes": f'ITEMS.GENRES = "{genre}"'}}
+        for key, version in list(run.results.items()):
+            if not isinstance(key, str) or not key.startswith("segments "):
+                continue
+            recipe = key.removeprefix("segments ")
+            source = folder / f"{recipe}.jsonl"
+            source.write_text(json.dumps(queries[recipe]) + "\n")
+            with step(f"{phase}: batch segment job {recipe}"):
+                pp.create_batch_segment_job(f"bs-{recipe}-{phase.replace(' ', '-')}", version, source,
+                                            folder / f"{recipe}.out", num_results=10)
+                run.results[f"{phase}: segment {recipe}"] = (folder / f"{recipe}.out").read_text()
+
     wide = plan.every_recipe
     if phase == "trained":
+        batch_jobs()
         for endpoint in sorted(kinds):
             if endpoint != RANKING:
                 recommend(endpoint, s.history_user)
