@@ -10,6 +10,8 @@ Sections (each a module beside this file):
   latency  p50/p99 of single requests vs the serving-engine targets, implicit peer (latency.py)
   related  Similar-Items vs SIMS vs metadata cosine: cold and warm items, MovieLens 100K (related.py)
   text_retrieval  Semantic-Similarity: same-genre P@10 from MovieLens titles, latency (text_retrieval.py)
+  batch    batch inference jobs for every user vs a request loop and implicit; segment jobs (batch.py)
+  segments Item-Affinity segments vs user-activity baselines, time split, MovieLens 100K (segments.py)
 
 Usage: python benchmarks/run.py [--quick] [--only SECTION] [--repeat N] [--output PATH]
 A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
@@ -29,7 +31,8 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_line, versions_line  # noqa: E402
 
-SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency", "related", "text_retrieval")
+SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency", "related", "text_retrieval",
+            "batch", "segments")
 RESULTS = HERE / "RESULTS.md"
 
 

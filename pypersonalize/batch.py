@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,7 +38,7 @@ from .sqlkit import quote_ident, render
 from .texts import text
 
 INFERENCE, SEGMENT = "batch-inference-job", "batch-segment-job"
-BLOCK = 512                     # records scored and written together
+BLOCK = 2048                    # records scored and written (and synced) together
 MAX_RESULTS = 500               # numResults of an inference job
 MAX_SEGMENT_USERS = 5_000_000   # numResults of a segment job
 MAX_ITEM_LIST = 500             # itemList of a Personalized-Ranking record
@@ -306,17 +307,19 @@ class BatchAPI(ProjectBase):
             total = _record_count(path)
             counter = self.progress.counter(f"{rec.name}: {Path(str(source.label)).name}", total)
             counter.add(done)
-            block: list = []
-            for record in batch_io.records(path, skip=done):
-                block.append(record)
-                if len(block) >= BLOCK:
-                    runner.write(block, out, rows)
-                    counter.add(len(block))
-                    self._batch_status(rec, counter.done)
-                    block = []
-            if block:
-                runner.write(block, out, rows)
-                counter.add(len(block))
+            # the next block is scored (numpy, GIL released) while this one is written (Python)
+            with ThreadPoolExecutor(1, thread_name_prefix="pp-batch") as pool:
+                pending = None
+                for block in _blocks(batch_io.records(path, skip=done)):
+                    scoring = pool.submit(runner.score, block)
+                    if pending is not None:
+                        runner.emit(pending[0], pending[1].result(), out, rows)
+                        counter.add(len(pending[0]))
+                        self._batch_status(rec, counter.done)
+                    pending = (block, scoring)
+                if pending is not None:
+                    runner.emit(pending[0], pending[1].result(), out, rows)
+                    counter.add(len(pending[0]))
             counter.close()
             if rows:
                 rows.flush()
@@ -420,6 +423,17 @@ def read_status(db: str, kind: str, job: str) -> dict | None:
     except (OSError, ValueError):
         return None
     return {**found, "note": "the project file is held by the job's process; this is its status file"}
+
+
+def _blocks(records):
+    block: list = []
+    for record in records:
+        block.append(record)
+        if len(block) >= BLOCK:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def _count(value, what: str, high: int) -> int:
@@ -526,7 +540,8 @@ class InferenceRun:
                 text(i, "itemList", limit=256)
         return key, values, items
 
-    def write(self, block: list, out, rows) -> None:
+    def score(self, block: list) -> tuple:
+        """Every record's answer (item dicts, (ids, scores, None), or an error text)."""
         engine = self.pp.engine
         answers: dict[int, Any] = {}
         fast: list[tuple[int, str]] = []
@@ -539,17 +554,34 @@ class InferenceRun:
                 answers[k] = f"line {line}: {exc}"
                 continue
             key, values, items = parsed[-1]
-            if self.key == "userId" and not self.ranking and values is None and self.filter is None \
-                    and self.ep.extra["exploration"] is None:
+            if self.key == "userId" and not self.ranking and values is None and self.filter is None:
                 fast.append((k, key))
-        if fast:
-            store, (users, ranks, codes, scores) = engine.recommend_batch(self.ep, [u for _k, u in fast], self.n)
-            names = store.vocab.strings(codes)
-            lists: dict[int, list] = {}
-            for u, item, score in zip(users.tolist(), names, scores.tolist()):
-                lists.setdefault(u, []).append({"itemId": item, "score": score})
-            for j, (k, _u) in enumerate(fast):
-                answers[k] = lists.get(j, [])
+        if fast:        # a matrix of users at a time; exploration then per user, cold items found once
+            store, (users, _ranks, codes, scores) = engine.recommend_batch(self.ep, [u for _k, u in fast], self.n)
+            names = store.vocab.strings(codes).tolist()
+            bounds = np.searchsorted(users, np.arange(len(fast) + 1))
+            scores = scores.tolist()
+            explore = self.ep.extra["exploration"] is not None
+            if explore:
+                _store, served = engine._parts(self.ep)
+                codes_, names_ = engine.cold_candidates(self.ep, store, served)
+                where = np.full(len(store.vocab), -1, dtype=np.int64)
+                where[codes_] = np.arange(len(codes_))
+                cold = (codes_, names_, where)
+                histories = [store.history(user) for _k, user in fast]
+                seens = [np.unique(h.items) if h is not None and h.has_events else np.zeros(0, np.int64)
+                         for h in histories]
+                many = getattr(served.recipe.scorer, "exploration_relevance_many", None)
+                relevance = many(served.model, seens, cold[0], store.shown_counts) if many else [None] * len(fast)
+            for j, (k, user) in enumerate(fast):
+                lo, hi = bounds[j], bounds[j + 1]
+                if not explore:
+                    answers[k] = (names[lo:hi], scores[lo:hi], None)
+                    continue
+                items = [{"itemId": i, "score": sc} for i, sc in zip(names[lo:hi], scores[lo:hi])]
+                answers[k] = engine._explore(self.ep, store, served, histories[j], items, self.n, None,
+                                             block[k][0], user, None, cold=cold, relevance=relevance[j],
+                                             seen=seens[j])
         for k, (line, _record) in enumerate(block):
             if k in answers:
                 continue
@@ -564,6 +596,10 @@ class InferenceRun:
                         answers[k] = engine.recommend(self.ep, user, item, self.n, self.filter, values, seed=line)
             except InvalidInput as exc:
                 answers[k] = f"line {line}: {exc}"
+        return parsed, answers
+
+    def emit(self, block: list, scored: tuple, out, rows) -> None:
+        parsed, answers = scored
         for k, (_line, record) in enumerate(block):
             answer = answers[k]
             shown = record if isinstance(record, dict) else \
@@ -573,15 +609,20 @@ class InferenceRun:
                 if rows:
                     rows.add({"k": None, "items": [], "scores": []})
                 continue
-            output: dict[str, Any] = {"recommendedItems": [i["itemId"] for i in answer]}
+            if isinstance(answer, tuple):
+                names, scores, _none = answer
+                reasons = [[] for _ in names]
+            else:
+                names, scores = [i["itemId"] for i in answer], [i["score"] for i in answer]
+                reasons = [i.get("reason", []) for i in answer]
+            output: dict[str, Any] = {"recommendedItems": names}
             if self.scores:
-                output["scores"] = [round(i["score"], 7) for i in answer]
+                output["scores"] = np.round(scores, 7).tolist()
             if self.reasons:
-                output["reason"] = [i.get("reason", []) for i in answer]
+                output["reason"] = reasons
             out.add({"input": record, "output": output, "error": None})
             if rows:
-                rows.add({"k": parsed[k][0], "items": output["recommendedItems"],
-                          "scores": [i["score"] for i in answer]})
+                rows.add({"k": parsed[k][0], "items": names, "scores": scores})
         out.flush()
         if rows:
             rows.flush()
@@ -652,7 +693,10 @@ class SegmentRun:
             raise InvalidInput("no item of the model has these attributes")
         return rows
 
-    def write(self, block: list, out, rows) -> None:
+    def score(self, block: list) -> list:
+        return block           # segments are few (<= 500 per file): scored as they are written
+
+    def emit(self, block: list, _scored, out, rows) -> None:
         for line, record in block:
             shown = record.raw if isinstance(record, batch_io.ParseError) else record
             try:

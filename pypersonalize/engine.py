@@ -526,28 +526,54 @@ class Pipeline:
         weight, age, cold_max, current_time = settings
         return weight, age, cold_max, int(time.time()) if current_time else None
 
-    def _explore(self, ep, store, served, history, items: list[dict], n: int, flt, seed, user_id, item_id):
-        """Give ``round(n * weight / 2)`` slots of ``items`` to cold items (see README)."""
+    def cold_candidates(self, ep, store, served):
+        """The endpoint's cold items in id order (codes, ids), or None when it does not explore.
+        Cold items are listed in id order, as the SQL this replaced listed them: the seeded
+        random tie-break of ``_explore`` then picks the same items."""
+        settings = self._exploration(ep)
+        if settings is None:
+            return None
+        weight, age_days, cold_max, reference = settings
+        codes = served.recipe.scorer.cold_items(served.model, age_days, cold_max, reference)
+        names = store.vocab.strings(codes)
+        order = np.argsort(names.astype(str), kind="stable")
+        return codes[order], names[order]
+
+    def _explore(self, ep, store, served, history, items: list[dict], n: int, flt, seed, user_id, item_id,
+                 cold=None, relevance=None, seen=None):
+        """Give ``round(n * weight / 2)`` slots of ``items`` to cold items (see README).
+        Batch jobs compute for many users at once ``cold`` (``cold_candidates``) and each
+        user's ``relevance`` to every one of them (``exploration_relevance_many``) and ``seen``
+        items; ``cold`` may carry a third array, each vocabulary code's position in it."""
         settings = self._exploration(ep)
         if settings is None:
             return items[:n]
-        weight, age_days, cold_max, reference = settings
+        weight = settings[0]
         k = min(n, int(math.floor(n * weight / 2 + 0.5)))
         if k == 0:
             return items[:n]
         pm = served.model
-        codes = served.recipe.scorer.cold_items(pm, age_days, cold_max, reference)
-        seen = np.unique(history.items) if history is not None and history.has_events else np.zeros(0, np.int64)
+        codes, names, *where = cold if cold is not None else self.cold_candidates(ep, store, served)
+        if seen is None:
+            seen = np.unique(history.items) if history is not None and history.has_events else np.zeros(0, np.int64)
         taken = store.vocab.known([i["itemId"] for i in items[:n]])
-        codes = codes[~np.isin(codes, seen) & ~np.isin(codes, taken)]
+        if where:           # positions in the cold list: no sort per user
+            keep = np.ones(len(codes), dtype=bool)
+            for found in (seen, taken):
+                found = found[(found >= 0) & (found < len(where[0]))]
+                at = where[0][found]
+                keep[at[at >= 0]] = False
+        else:
+            keep = ~np.isin(codes, seen) & ~np.isin(codes, taken)
+        codes, names = codes[keep], names[keep]
+        if relevance is not None:
+            relevance = relevance[keep]
         if flt is not None and len(codes):
-            codes = codes[self.allowed(flt, store, codes, user_id, item_id, history)]
-        # cold items in id order, as the SQL it replaces listed them: the seeded random
-        # tie-break below then picks the same items
-        names = store.vocab.strings(codes)
-        order = np.argsort(names.astype(str), kind="stable")
-        codes, names = codes[order], names[order]
-        relevance = served.recipe.scorer.exploration_relevance(pm, seen, codes, store.shown_counts)
+            ok = self.allowed(flt, store, codes, user_id, item_id, history)
+            codes, names = codes[ok], names[ok]
+            relevance = relevance[ok] if relevance is not None else None
+        if relevance is None:
+            relevance = served.recipe.scorer.exploration_relevance(pm, seen, codes, store.shown_counts)
         rng = random.Random(seed)
         ranked = sorted(zip(names, relevance), key=lambda r: (-r[1], rng.random()))[:k]
         explored = [{"itemId": item, "score": 0.0, "reason": ["Exploration"]} for item, _rel in ranked]
@@ -616,7 +642,7 @@ class Pipeline:
         request = Request(history, None, context, store)
         return served.recipe.scorer.rank(served.model, request, items, codes, popularity)
 
-    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 256):
+    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 512):
         """(user index, rank, item code, score) arrays for many users, no filter.
 
         Blocks of ``chunk`` users are scored at once, on as many threads as there are cores

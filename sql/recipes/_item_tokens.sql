@@ -5,18 +5,19 @@
 -- have a value), weighted by inverse document frequency and scaled to unit length per
 -- item, so that a dot product of two items is their cosine similarity.
 -- vars: schema_name, categorical, textual, numerical (field names); params: $version
+-- Fields are qualified ("pp#i".f) inside unnest: there DuckDB binds a bare "user" to current_user.
 INSERT INTO pypersonalize.item_tokens
 WITH raw AS (
 {% for f in categorical %}
     SELECT ITEM_ID AS item, {{ (f ~ "=")|literal }} || lower(trim("pp#v")) AS token
-    FROM {{ schema_name|ident }}.items, unnest({{ f|ident }}) AS "pp#t"("pp#v")
+    FROM {{ schema_name|ident }}.items AS "pp#i", unnest("pp#i".{{ f|ident }}) AS "pp#t"("pp#v")
     WHERE "pp#v" IS NOT NULL AND trim("pp#v") <> ''
     UNION ALL
 {% endfor %}
 {% for f in textual %}
     SELECT ITEM_ID, {{ (f ~ "~")|literal }} || "pp#w"
-    FROM {{ schema_name|ident }}.items,
-         unnest(regexp_extract_all(lower({{ f|ident }}), '[a-z0-9]{3,}')) AS "pp#t"("pp#w")
+    FROM {{ schema_name|ident }}.items AS "pp#i",
+         unnest(regexp_extract_all(lower("pp#i".{{ f|ident }}), '[a-z0-9]{3,}')) AS "pp#t"("pp#w")
     UNION ALL
 {% endfor %}
 {% for f in numerical %}

@@ -27,8 +27,8 @@ CREATE OR REPLACE VIEW pypersonalize.user_attributes_all AS
 {% for f in g.fields %}
 SELECT {{ g.name|literal }} AS dataset_group, USER_ID AS uid, {{ f.name|literal }} AS field,
        CAST("pp#v" AS VARCHAR) AS value
-FROM {{ g.name|ident }}.users,
-     unnest({{ f.name|ident if f.is_list else "[" ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
+FROM {{ g.name|ident }}.users AS "pp#u",   -- qualified: in unnest a bare "user" is current_user
+     unnest({{ '"pp#u".' ~ (f.name|ident) if f.is_list else '["pp#u".' ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
 WHERE "pp#v" IS NOT NULL
 UNION ALL
 {% endfor %}

@@ -13,7 +13,8 @@ WITH events AS (
 ), pairs AS (
 {% for f in fields %}
     SELECT {{ f.name|literal }} AS field, CAST("pp#v" AS VARCHAR) AS value, ITEM_ID AS item
-    FROM events, unnest({{ f.name|ident if f.is_list else "[" ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
+    FROM events AS "pp#e",    -- qualified: inside unnest DuckDB binds a bare "user" to current_user
+         unnest({{ '"pp#e".' ~ (f.name|ident) if f.is_list else '["pp#e".' ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
     WHERE "pp#v" IS NOT NULL
     {{ "UNION ALL" if not loop.last }}
 {% endfor %}
