@@ -136,11 +136,9 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
                 (f"Item-Affinity segment job, {ITEMS_PER_SEGMENT_JOB} items", "segment", "affinity",
                  [{"itemId": i} for i in items[:ITEMS_PER_SEGMENT_JOB]], {}),
             ]
-            for label, kind, version, lines, kw in jobs:
-                tag = label.split(",")[0].split()[0].lower()
-                seconds = _best(passes, lambda k, lines=lines, kw=kw, kind=kind, version=version, label=label:
-                                _job(pp, kind, versions[version], lines, tmp,
-                                     f"{tag}-{abs(hash(label)) % 10**6}-{k}", **kw))
+            for number, (label, kind, version, lines, kw) in enumerate(jobs):
+                seconds = _best(passes, lambda k, lines=lines, kw=kw, kind=kind, version=version, number=number:
+                                _job(pp, kind, versions[version], lines, tmp, f"job{number}-{k}", **kw))
                 rate = len(lines) / seconds
                 user_rows = version == "up"
                 rows.append([label, f"{len(lines):,}", f"{seconds:.2f}", f"{rate:,.0f}",

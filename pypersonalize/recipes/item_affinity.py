@@ -9,8 +9,11 @@ solution's training events; like Personalize, a segment reads the data of the la
    (``n_j`` users have item j); ``V`` = its ``hidden_dimension`` leading right singular
    vectors, ``F = x V``: the user's preference for j is ``r_uj = F_u . V_j * n_j ** 0.5``
    (x projected on the item space, back on the 0/1 scale: PureSVD);
-2. a user's chance of a *new* item j is ``p_uj = max(r_uj, 0) / Z_u``, ``Z_u`` summing over
-   the items the user does not have;
+2. a user's chance of a *new* item j is ``p_uj = (1 - l) max(r_uj, 0) / Z_u + l q_j / Q_u``:
+   the preference, ``Z_u`` summing it over the items the user does not have, mixed with
+   share ``l = PRIOR`` of the items' popularity ``q_j = n_j / sum n`` (``Q_u`` its sum over
+   the same items), so no item is impossible for anyone (a user with no preference for it
+   still ranks by activity);
 3. activity ``a_u``: the user's events decayed by age, half-life a tenth of the data's time
    span (recently active users act sooner), so ``a_u`` is an expected number of events;
 4. repeats: ``rho`` = the share of training events on an item the user already had; of the
@@ -40,6 +43,7 @@ from .base import Hyperparameter, Recipe, RecipeType, TrainContext
 from .seqmodel import fit_factors
 
 CELLS = 4_000_000          # user x item scores held at once (32 MB of float64)
+PRIOR = 0.3                # share of popularity in a user's chance of a new item
 HALF_LIFE_SHARE = 0.1      # activity half-life: this share of the training data's time span
 
 HYPERPARAMETERS = (
@@ -71,7 +75,9 @@ def train(ctx: TrainContext) -> dict:
 @dataclass
 class Fitted:
     user_factors: np.ndarray        # users x k
-    weight: np.ndarray              # a_u (1 - rho) / Z_u
+    weight: np.ndarray              # a_u (1 - rho) (1 - l) / Z_u
+    prior_weight: np.ndarray        # a_u (1 - rho) l / Q_u
+    prior: np.ndarray               # q_j
     item_rows: np.ndarray           # the item ids (idx) with factors
     item_factors: np.ndarray        # len(item_rows) x k
     scale: np.ndarray               # n_j ** 0.5
@@ -106,6 +112,8 @@ def fit(u: np.ndarray, item: np.ndarray, ts: np.ndarray, n_users: int, n_items: 
     scale = np.sqrt(n_j)
     mask = sp.csr_matrix((np.ones(len(pairs)), (pu, pj)), shape=(n_users, width))
     z = np.zeros(n_users)
+    prior = n_j / n_j.sum() if len(n_j) else n_j
+    q = 1.0 - np.bincount(pu, weights=prior[pj], minlength=n_users)      # popularity of unseen items
     block = max(1, CELLS // max(width, 1))
     for start in range(0, n_users, block):
         stop = min(start + block, n_users)
@@ -113,18 +121,23 @@ def fit(u: np.ndarray, item: np.ndarray, ts: np.ndarray, n_users: int, n_items: 
         rows, cols = mask[start:stop].nonzero()
         r[rows, cols] = 0.0
         z[start:stop] = r.sum(axis=1)
-    weight = np.divide(activity * (1.0 - rho), z, out=np.zeros(n_users), where=z > 0)
+    # without any preference (z = 0) the chance is all popularity
+    share_pref = np.where(z > 0, 1.0 - PRIOR, 0.0)
+    weight = np.divide(activity * (1.0 - rho) * share_pref, z, out=np.zeros(n_users), where=z > 0)
+    prior_weight = np.divide(activity * (1.0 - rho) * (1.0 - share_pref), q, out=np.zeros(n_users),
+                             where=q > 1e-12)
     share = activity[pu] * rho * counts / events[pu]
-    return Fitted(f, weight, present, vecs, scale, (pu, pj, share), rho, half_life)
+    return Fitted(f, weight, prior_weight, prior, present, vecs, scale, (pu, pj, share), rho, half_life)
 
 
 def _write(con, version: str, m: Fitted, user_names: np.ndarray, item_names: np.ndarray) -> None:
     pu, pj, share = m.seen
     frames = {
         "affinity_users": pd.DataFrame({"version_arn": version, "user": user_names, "weight": m.weight,
+                                        "prior_weight": m.prior_weight,
                                         "factors": list(m.user_factors.astype(np.float32))}),
         "affinity_items": pd.DataFrame({"version_arn": version, "item": item_names[m.item_rows],
-                                        "scale": m.scale, "factors": list(m.item_factors.astype(np.float32))}),
+                                        "scale": m.scale, "prior": m.prior, "factors": list(m.item_factors.astype(np.float32))}),
         "affinity_seen": pd.DataFrame({"version_arn": version, "user": user_names[pu],
                                        "item": item_names[m.item_rows][pj], "share": share}),
     }
@@ -151,9 +164,11 @@ class AffinityModel:
     users: np.ndarray               # user ids (object), in id order
     user_factors: np.ndarray        # float32, users x k
     weight: np.ndarray
+    prior_weight: np.ndarray
     items: dict                     # item id -> row of item_factors
     item_factors: np.ndarray        # float32, items x k
     scale: np.ndarray
+    prior: np.ndarray
     seen: sp.csc_matrix             # users x items: 1 + the share where the user has the item (never 0)
 
     def item_rows(self, item_ids) -> np.ndarray:
@@ -166,9 +181,9 @@ class AffinityScorer:
 
     def load(self, con, version_arn: str, vocab=None) -> AffinityModel:
         q = {"v": version_arn}
-        users = con.execute('SELECT "user", weight, factors FROM pypersonalize.affinity_users '
+        users = con.execute('SELECT "user", weight, prior_weight, factors FROM pypersonalize.affinity_users '
                             'WHERE version_arn = $v ORDER BY "user"', q).fetchnumpy()
-        items = con.execute("SELECT item, scale, factors FROM pypersonalize.affinity_items "
+        items = con.execute("SELECT item, scale, prior, factors FROM pypersonalize.affinity_items "
                             "WHERE version_arn = $v", q).fetchnumpy()
         seen = con.execute('SELECT "user", item, share FROM pypersonalize.affinity_seen WHERE version_arn = $v',
                            q).fetchnumpy()
@@ -183,8 +198,10 @@ class AffinityScorer:
         # stored as 1 + share, so a pair whose share is 0 (nobody repeats) is still a stored entry
         matrix = sp.csc_matrix((np.asarray(seen["share"], dtype=np.float64) + 1.0, (rows, cols)),
                                shape=(len(names), len(item_names)))
-        return AffinityModel(names, uf, np.asarray(users["weight"], dtype=np.float64), index, vf,
-                             np.asarray(items["scale"], dtype=np.float64), matrix)
+        return AffinityModel(names, uf, np.asarray(users["weight"], dtype=np.float64),
+                             np.asarray(users["prior_weight"], dtype=np.float64), index, vf,
+                             np.asarray(items["scale"], dtype=np.float64), np.asarray(items["prior"], dtype=np.float64),
+                             matrix)
 
     def affinity(self, model: AffinityModel, rows: np.ndarray) -> np.ndarray:
         """Every user's affinity summed over the items ``rows`` (the module docstring)."""
@@ -197,13 +214,15 @@ class AffinityScorer:
             r = (model.user_factors @ model.item_factors[part].T).astype(np.float64) * model.scale[part]
             total += np.maximum(r, 0.0).sum(axis=1)
         total *= model.weight
+        total += model.prior_weight * model.prior[rows].sum()
         seen = model.seen[:, rows].tocoo()
         if seen.nnz:
             cols = rows[seen.col]
             new = np.einsum("ij,ij->i", model.user_factors[seen.row].astype(np.float64),
                             model.item_factors[cols].astype(np.float64)) * model.scale[cols]
             # a pair the user has counts as a repeat, not as a new item
-            np.add.at(total, seen.row, (seen.data - 1.0) - model.weight[seen.row] * np.maximum(new, 0.0))
+            np.add.at(total, seen.row, (seen.data - 1.0) - model.weight[seen.row] * np.maximum(new, 0.0)
+                      - model.prior_weight[seen.row] * model.prior[cols])
         return total
 
     def segment(self, model: AffinityModel, rows: np.ndarray, n: int,

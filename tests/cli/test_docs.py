@@ -40,6 +40,7 @@ def test_every_command_maps_to_an_api_method():
     for path, _cmd in COMMANDS:
         if len(path) == 2 and path[1] in verbs:
             noun = path[0].replace("-", "_")
-            noun = {"import_job": "dataset_import_job"}.get(noun, noun)
+            noun = {"import_job": "dataset_import_job", "batch_inference": "batch_inference_job",
+                    "batch_segment": "batch_segment_job"}.get(noun, noun)
             method = f"{verbs[path[1]]}_{noun}" + ("s" if path[1] == "list" else "")
             assert hasattr(Project, method), method
