@@ -8,7 +8,8 @@ solution's training events; like Personalize, a segment reads the data of the la
 1. ``x``: users x items, 1 where the user has the item, columns scaled by ``n_j ** -0.5``
    (``n_j`` users have item j); ``V`` = its ``hidden_dimension`` leading right singular
    vectors, ``F = x V``: the user's preference for j is ``r_uj = F_u . V_j * n_j ** 0.5``
-   (x projected on the item space, back on the 0/1 scale: PureSVD);
+   (x projected on the item space, back on the 0/1 scale: PureSVD); values below ``NOISE``
+   times the user's largest are rounding and count as 0;
 2. a user's chance of a *new* item j is ``p_uj = (1 - l) max(r_uj, 0) / Z_u + l q_j / Q_u``:
    the preference, ``Z_u`` summing it over the items the user does not have, mixed with
    share ``l = PRIOR`` of the items' popularity ``q_j = n_j / sum n`` (``Q_u`` its sum over
@@ -44,6 +45,7 @@ from .seqmodel import fit_factors
 
 CELLS = 4_000_000          # user x item scores held at once (32 MB of float64)
 PRIOR = 0.3                # share of popularity in a user's chance of a new item
+NOISE = 1e-6               # preferences below this share of the user's largest are rounding, not taste
 HALF_LIFE_SHARE = 0.1      # activity half-life: this share of the training data's time span
 
 HYPERPARAMETERS = (
@@ -77,6 +79,7 @@ class Fitted:
     user_factors: np.ndarray        # users x k
     weight: np.ndarray              # a_u (1 - rho) (1 - l) / Z_u
     prior_weight: np.ndarray        # a_u (1 - rho) l / Q_u
+    floor: np.ndarray               # preferences below it count as 0 (NOISE x the user's largest)
     prior: np.ndarray               # q_j
     item_rows: np.ndarray           # the item ids (idx) with factors
     item_factors: np.ndarray        # len(item_rows) x k
@@ -115,9 +118,12 @@ def fit(u: np.ndarray, item: np.ndarray, ts: np.ndarray, n_users: int, n_items: 
     prior = n_j / n_j.sum() if len(n_j) else n_j
     q = 1.0 - np.bincount(pu, weights=prior[pj], minlength=n_users)      # popularity of unseen items
     block = max(1, CELLS // max(width, 1))
+    floor = np.zeros(n_users)
     for start in range(0, n_users, block):
         stop = min(start + block, n_users)
-        r = np.maximum((f[start:stop] @ vecs.T) * scale, 0.0)
+        r = (f[start:stop] @ vecs.T) * scale
+        floor[start:stop] = NOISE * np.abs(r).max(axis=1, initial=0.0)
+        r[r < floor[start:stop, None]] = 0.0
         rows, cols = mask[start:stop].nonzero()
         r[rows, cols] = 0.0
         z[start:stop] = r.sum(axis=1)
@@ -127,14 +133,14 @@ def fit(u: np.ndarray, item: np.ndarray, ts: np.ndarray, n_users: int, n_items: 
     prior_weight = np.divide(activity * (1.0 - rho) * (1.0 - share_pref), q, out=np.zeros(n_users),
                              where=q > 1e-12)
     share = activity[pu] * rho * counts / events[pu]
-    return Fitted(f, weight, prior_weight, prior, present, vecs, scale, (pu, pj, share), rho, half_life)
+    return Fitted(f, weight, prior_weight, floor, prior, present, vecs, scale, (pu, pj, share), rho, half_life)
 
 
 def _write(con, version: str, m: Fitted, user_names: np.ndarray, item_names: np.ndarray) -> None:
     pu, pj, share = m.seen
     frames = {
         "affinity_users": pd.DataFrame({"version_arn": version, "user": user_names, "weight": m.weight,
-                                        "prior_weight": m.prior_weight,
+                                        "prior_weight": m.prior_weight, "floor": m.floor,
                                         "factors": list(m.user_factors.astype(np.float32))}),
         "affinity_items": pd.DataFrame({"version_arn": version, "item": item_names[m.item_rows],
                                         "scale": m.scale, "prior": m.prior, "factors": list(m.item_factors.astype(np.float32))}),
@@ -165,6 +171,7 @@ class AffinityModel:
     user_factors: np.ndarray        # float32, users x k
     weight: np.ndarray
     prior_weight: np.ndarray
+    floor: np.ndarray
     items: dict                     # item id -> row of item_factors
     item_factors: np.ndarray        # float32, items x k
     scale: np.ndarray
@@ -181,7 +188,7 @@ class AffinityScorer:
 
     def load(self, con, version_arn: str, vocab=None) -> AffinityModel:
         q = {"v": version_arn}
-        users = con.execute('SELECT "user", weight, prior_weight, factors FROM pypersonalize.affinity_users '
+        users = con.execute('SELECT "user", weight, prior_weight, floor, factors FROM pypersonalize.affinity_users '
                             'WHERE version_arn = $v ORDER BY "user"', q).fetchnumpy()
         items = con.execute("SELECT item, scale, prior, factors FROM pypersonalize.affinity_items "
                             "WHERE version_arn = $v", q).fetchnumpy()
@@ -199,7 +206,8 @@ class AffinityScorer:
         matrix = sp.csc_matrix((np.asarray(seen["share"], dtype=np.float64) + 1.0, (rows, cols)),
                                shape=(len(names), len(item_names)))
         return AffinityModel(names, uf, np.asarray(users["weight"], dtype=np.float64),
-                             np.asarray(users["prior_weight"], dtype=np.float64), index, vf,
+                             np.asarray(users["prior_weight"], dtype=np.float64),
+                             np.asarray(users["floor"], dtype=np.float64), index, vf,
                              np.asarray(items["scale"], dtype=np.float64), np.asarray(items["prior"], dtype=np.float64),
                              matrix)
 
@@ -212,6 +220,7 @@ class AffinityScorer:
         for start in range(0, len(rows), block):
             part = rows[start:start + block]
             r = (model.user_factors @ model.item_factors[part].T).astype(np.float64) * model.scale[part]
+            r[r < model.floor[:, None]] = 0.0
             total += np.maximum(r, 0.0).sum(axis=1)
         total *= model.weight
         total += model.prior_weight * model.prior[rows].sum()
@@ -220,6 +229,7 @@ class AffinityScorer:
             cols = rows[seen.col]
             new = np.einsum("ij,ij->i", model.user_factors[seen.row].astype(np.float64),
                             model.item_factors[cols].astype(np.float64)) * model.scale[cols]
+            new[new < model.floor[seen.row]] = 0.0
             # a pair the user has counts as a repeat, not as a new item
             np.add.at(total, seen.row, (seen.data - 1.0) - model.weight[seen.row] * np.maximum(new, 0.0)
                       - model.prior_weight[seen.row] * model.prior[cols])

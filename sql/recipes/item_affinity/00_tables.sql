@@ -7,6 +7,7 @@ CREATE TABLE IF NOT EXISTS pypersonalize.affinity_users (
     "user"      VARCHAR NOT NULL,
     weight      DOUBLE NOT NULL,
     prior_weight DOUBLE NOT NULL,
+    floor       DOUBLE NOT NULL,
     factors     FLOAT[] NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pypersonalize.affinity_items (
