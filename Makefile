@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_DB ?= demo.duckdb
 PP     := $(BIN)/pypersonalize --db $(DEMO_DB)
 VOD    := data/video_on_demand
+ARN    := arn:aws:personalize:local:000000000000:solution
 
 .PHONY: install demo test bench lint clean
 
@@ -49,6 +50,19 @@ demo: install
 		--event '{"eventType": "Watch", "itemId": "m176", "sentAt": 1735701200}'
 	@echo "== Top picks for you, for user u1, right after"
 	$(PP) recommend --recommender top-picks --user-id u1 -n 8 --seed 1
+	@echo "== A batch inference job: top 5 for the first 100 users, as Personalize's JSON lines"
+	$(PP) solution create personal --dataset-group movies --recipe aws-user-personalization
+	$(PP) solution-version create personal
+	rm -rf demo-batch
+	$(PP) batch-inference create nightly --solution-version $(ARN)/personal/1 --num-results 5 \
+		--query "SELECT USER_ID AS userId FROM movies.users ORDER BY USER_ID LIMIT 100" --output demo-batch/recs/
+	head -n 2 demo-batch/recs/query.out
+	@echo "== A batch segment job: the 5 users most likely to watch Comedy"
+	$(PP) solution create comedy-fans --dataset-group movies --recipe aws-item-attribute-affinity
+	$(PP) solution-version create comedy-fans
+	$(PP) batch-segment create comedy --solution-version $(ARN)/comedy-fans/1 --num-results 5 \
+		--query "SELECT 'ITEMS.GENRES = \"Comedy\"' AS itemAttributes" --output demo-batch/segments/
+	cat demo-batch/segments/query.out
 	@echo
 	@echo "Project file: $(DEMO_DB). Try: $(BIN)/pypersonalize --db $(DEMO_DB) sql \"SELECT EVENT_TYPE, count(*) FROM movies.interactions GROUP BY 1\""
 

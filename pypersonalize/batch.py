@@ -299,6 +299,10 @@ class BatchAPI(ProjectBase):
                 relation = _table(self.con, ImportPart("table", source.sql, obj=source.sql)) if source.is_table \
                     else _query(self.con, source.sql)
                 batch_io.write_snapshot(self.con, source, path, relation)
+        limit = getattr(runner, "limit", None)
+        if limit is not None and _record_count(path) > limit:
+            raise InvalidInput(f"{source.label} has more than {limit} records; a {runner.recipe.name} batch segment "
+                               f"job reads at most {limit} per input (as in Personalize)")
         out = batch_io.Writer(batch_io.partial_path(final, token), final)
         rows = batch_io.Writer(batch_io.rows_path(final, token), batch_io.rows_path(final, token)) \
             if runner.analyst else None
@@ -460,7 +464,7 @@ def _shown(value: Any) -> str:
         for key in ("s3DataSource", "s3DataDestination"):
             if key in value:
                 return str(value[key]["path"])
-        return "sql" if "sql" in value else f"table {value.get('table')}"
+        return value["sql"] if "sql" in value else f"table {value.get('table')}"
     return str(value)
 
 
@@ -643,6 +647,7 @@ class SegmentRun:
         self.analyst = bool(config.get("outputTable") or config.get("outputParquet"))
         self.attributes = self.recipe.name == "aws-item-attribute-affinity"
         self.key = "itemAttributes" if self.attributes else "itemId"
+        self.limit = SEGMENT_QUERIES.get(self.recipe.name)
         self.model = self.recipe.scorer.load(pp.con, version.arn)
         self.allowed: dict[str, np.ndarray] = {}
         self.schema = pp._schemas_of(self.group).get("Items")
