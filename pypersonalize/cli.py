@@ -17,106 +17,25 @@ from pathlib import Path
 import click
 
 from . import __version__, output
-from .errors import PypersonalizeError
+from .cli_base import (  # noqa: F401
+    DB_ENV,
+    Context,
+    _echo,
+    _exploration,
+    _library_error,
+    _one_line,
+    output_options,
+    registry_options,
+)
+from .cli_batch import batch_inference_group, batch_segment_group
 
 # Nothing heavy is imported at module level: `--help` and `--version` must not load
 # duckdb, numpy, pandas, scipy or jinja2 (a second of start-up). The project module is
 # imported by the command that opens a project, the recipe registry by `recipe` commands.
 
-DB_ENV = "PYPERSONALIZE_DB"
 # The import modes of project.IMPORT_MODES, repeated here so that building `--mode`'s
 # choices does not import the project module (a test keeps the two equal).
 IMPORT_MODES = ("FULL", "INCREMENTAL")
-
-
-class Context:
-    """The global options, and the project they name once a command needs it."""
-
-    def __init__(self, db, region, account_id, fmt, quiet, read_only=False):
-        self.db, self.region, self.account_id = db, region, account_id
-        self.fmt, self.quiet, self.read_only = fmt, quiet, read_only
-
-    def project(self):
-        """Open the project file (read-only with --read-only)."""
-        if not self.db:
-            raise click.UsageError(f"no project file: pass --db PATH or set {DB_ENV}")
-        if self.db.strip() == ":memory:":     # each command would start and lose its own project
-            raise click.UsageError("--db :memory: keeps nothing between commands; give a file path")
-        from .project import open as open_project
-        return open_project(self.db, region=self.region, account_id=self.account_id, quiet=self.quiet,
-                            read_only=self.read_only)
-
-
-def _format_options(fn):
-    fn = click.option("--quiet", "-q", is_flag=True, default=False, help="No progress output.")(fn)
-    return click.option("--format", "fmt", type=click.Choice(output.FORMATS), default=None,
-                        help="Output format (default: table).")(fn)
-
-
-def _echo(ctx: Context, result) -> None:
-    if isinstance(result, tuple):    # (columns, rows) from the sql command
-        click.echo(output.render(None, ctx.fmt, *result))
-    elif result is not None:
-        click.echo(output.render(result, ctx.fmt))
-
-
-def output_options(fn):
-    """--format, --quiet and --read-only on every command that opens the project (they may
-    also come before the command); opens it, calls ``fn(pp, ...)`` and prints the result."""
-    @click.option("--read-only", is_flag=True, default=False,
-                  help="Open the project read-only: many readers may share the file; writes fail.")
-    @_format_options
-    @click.pass_obj
-    @functools.wraps(fn)
-    def wrapper(ctx: Context, fmt, quiet, read_only, *args, **kwargs):
-        if fmt:
-            ctx.fmt = fmt
-        ctx.quiet = ctx.quiet or quiet
-        ctx.read_only = ctx.read_only or read_only
-        opened = False
-        try:
-            with ctx.project() as pp:
-                opened = True
-                result = fn(pp, *args, **kwargs)
-        except Exception as exc:
-            if not _library_error(exc):
-                raise
-            message = _one_line(exc)
-            if opened and ctx.read_only and "read-only" in message.lower() and "--read-only" not in message:
-                message += " (the project was opened with --read-only; this command writes)"
-            raise click.ClickException(message) from None
-        _echo(ctx, result)
-    return wrapper
-
-
-def registry_options(fn):
-    """--format and --quiet for commands that read only the recipe registry: no --db needed."""
-    @_format_options
-    @click.pass_obj
-    @functools.wraps(fn)
-    def wrapper(ctx: Context, fmt, quiet, *args, **kwargs):
-        if fmt:
-            ctx.fmt = fmt
-        try:
-            result = fn(*args, **kwargs)
-        except PypersonalizeError as exc:
-            raise click.ClickException(_one_line(exc)) from None
-        _echo(ctx, result)
-    return wrapper
-
-
-def _library_error(exc: Exception) -> bool:
-    """True for the errors that become one line and exit 1: ours, and DuckDB's."""
-    if isinstance(exc, PypersonalizeError):
-        return True
-    # duckdb is loaded only once a command opened a project, so before that no exception
-    # can be one of its errors, and checking does not need to import it.
-    duckdb = sys.modules.get("duckdb")
-    return duckdb is not None and isinstance(exc, duckdb.Error)
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -522,15 +441,6 @@ def recipe_describe(recipe):
     click.echo()
     click.echo(output.render(hyperparameters, "table", wrap=True))
     return None
-
-
-def _exploration(weight, age, metadata=None) -> dict | None:
-    explore = {k: str(v) for k, v in (("explorationWeight", weight), ("explorationItemAgeCutOff", age))
-               if v is not None}
-    out = {"itemExplorationConfig": explore} if explore else {}
-    if metadata is not None:
-        out["enableMetadataWithRecommendations"] = metadata
-    return out or None
 
 
 _METADATA_FLAG = click.option("--enable-metadata/--no-enable-metadata", "enable_metadata", default=None,
@@ -1043,7 +953,8 @@ def sql_command(pp, query):
     return list(rel.columns), [list(r) for r in rel.fetchall()]
 
 
-from . import cli_batch  # noqa: E402,F401 - registers the batch-inference and batch-segment commands
+main.add_command(batch_inference_group)
+main.add_command(batch_segment_group)
 
 
 def run() -> None:   # pragma: no cover - console entry point wrapper

@@ -1,4 +1,4 @@
-"""The ``batch-inference`` and ``batch-segment`` commands (registered on ``cli.main``).
+"""The ``batch-inference`` and ``batch-segment`` command groups (``cli.main`` adds them).
 
 ``create --background`` records the job, then starts a detached ``pypersonalize`` process
 that runs it (the same command without ``--background``: an interrupted job is taken up by
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .cli import Context, _echo, _one_line, main, output_options
+from .cli_base import Context, _echo, _exploration, _library_error, _one_line, output_options
 
 
 def _job_options(fn):
@@ -61,7 +61,7 @@ def _detach(pp, kind: str, arn: str) -> dict:
     return {"jobArn": arn, "status": "CREATE PENDING", "pid": child.pid, "log": str(log)}
 
 
-@main.group("batch-inference")
+@click.group("batch-inference")
 def batch_inference_group():
     """Batch inference jobs: recommendations for many users or items, to files."""
 
@@ -83,7 +83,6 @@ def batch_inference_create(pp, name, solution_version, job_input, query, job_out
             --solution-version arn:aws:personalize:local:000000000000:solution/up/1 \\
             --input users.jsonl --output out/
     """
-    from .cli import _exploration
     config = {**(_exploration(exploration_weight, exploration_age) or {}), **_analyst(output_table, output_parquet)}
     arn = pp.create_batch_inference_job(name, solution_version, _source(job_input, query), job_output,
                                         num_results=num_results, filter=filter_name,
@@ -120,7 +119,7 @@ def batch_inference_list(pp, solution_version):
     return pp.list_batch_inference_jobs(solution_version=solution_version)["batchInferenceJobs"]
 
 
-@main.group("batch-segment")
+@click.group("batch-segment")
 def batch_segment_group():
     """Batch segment jobs: the users most likely to interact with items (Item-Affinity)."""
 
@@ -175,7 +174,6 @@ def batch_segment_list(pp, solution_version):
 
 def _describe(ctx: Context, kind: str, job: str, call) -> None:
     """The job's record, or, while a detached job process holds the file, its status file."""
-    from .cli import _library_error
     try:
         with ctx.project() as pp:
             result = call(pp)
