@@ -356,7 +356,7 @@ class BatchAPI(ProjectBase):
                 if config.get("outputParquet"):
                     target = Path(config["outputParquet"])
                     tmp = target.with_name(f".{target.name}.{token}.tmp")
-                    self.con.execute(f"COPY ({sql}) TO '{_sql_path(tmp)}' (FORMAT parquet)", params)
+                    self.con.sql(sql, params=params).write_parquet(str(tmp))     # the path is never SQL text
                     os.replace(tmp, target)
         for p in rows:
             p.unlink(missing_ok=True)
@@ -461,10 +461,6 @@ def _shown(value: Any) -> str:
                 return str(value[key]["path"])
         return value["sql"] if "sql" in value else f"table {value.get('table')}"
     return str(value)
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 __all__ = ["BatchAPI", "status_path", "read_status"]
