@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -81,16 +82,19 @@ def test_query_output_table_and_exploration_options(proj):
     sql = "SELECT DISTINCT USER_ID AS userId FROM movies.interactions ORDER BY 1 LIMIT 20"
     r = _run(proj, "--format", "json", "batch-inference", "create", "cli-query", "--solution-version", proj["up"],
              "--query", sql, "--output", str(out), "--num-results", "3", "--output-table", "cli_rows",
-             "--exploration-weight", "0")
+             "--output-parquet", str(proj["base"] / "cli_rows.parquet"), "--exploration-weight", "0")
     assert r.exit_code == 0, r.output
     config = json.loads(r.output)["batchInferenceJobConfig"]
-    assert config["outputTable"] == "cli_rows" and set(config) == {"itemExplorationConfig", "outputTable"}
+    assert config["outputTable"] == "cli_rows" and config["outputParquet"] == str(proj["base"] / "cli_rows.parquet")
+    assert set(config) == {"itemExplorationConfig", "outputTable", "outputParquet"}
     assert float(config["itemExplorationConfig"]["explorationWeight"]) == 0.0   # Personalize's are strings
     lines = _lines(out / "query.out")
     with pypersonalize.open(proj["db"], quiet=True) as pp:
         expected = [u for (u,) in pp.sql(sql).fetchall()]
         rows = pp.sql("SELECT input_key, rank, item_id FROM cli_rows ORDER BY input_key, rank").fetchall()
     assert [ln["input"]["userId"] for ln in lines] == expected
+    parquet = pd.read_parquet(proj["base"] / "cli_rows.parquet")
+    assert sorted(zip(parquet.input_key, parquet["rank"].astype(int), parquet.item_id)) == rows
     assert rows == sorted((ln["input"]["userId"], k, i) for ln in lines
                           for k, i in enumerate(ln["output"]["recommendedItems"], start=1))
 
