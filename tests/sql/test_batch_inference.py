@@ -615,6 +615,37 @@ def test_an_output_file_that_is_the_input_file_is_refused(bat):
     assert _read(source) == [{"userId": "u1"}, {"userId": "u2"}]
 
 
+@pytest.mark.xfail(strict=True, reason="bug: an outputTable naming an existing view fails in DuckDB at the end of "
+                                       "the run; the raw CatalogException escapes, the job stays CREATE IN_PROGRESS "
+                                       "and its .out and hidden .rows files stay behind")
+def test_an_output_table_that_is_a_view_fails_the_job_cleanly(bat):
+    bat.pp.sql("CREATE VIEW main.a_view AS SELECT 1 AS x")
+    folder = _folder(bat, "onto-view")
+    source = _write(folder / "in" / "users.jsonl", [{"userId": "u1"}])
+    try:
+        bat.pp.create_batch_inference_job("onto-view", bat.v["pop"], str(source), str(folder / "out"),
+                                          batch_inference_job_config={"outputTable": "a_view"})
+    except Exception as exc:            # noqa: BLE001 - the test is about which exception
+        assert isinstance(exc, PypersonalizeError), type(exc)
+    assert bat.pp.describe_batch_inference_job("onto-view")["batchInferenceJob"]["status"] == "CREATE FAILED"
+    assert os.listdir(folder / "out") == []
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a job whose outputParquet cannot be put in place (a folder of that "
+                                       "name) is CREATE FAILED but leaves its hidden .<name>.<token>.tmp Parquet "
+                                       "file beside the target")
+def test_a_failed_parquet_output_leaves_no_temporary_file(bat):
+    folder = _folder(bat, "parquet-dir")
+    (folder / "recs.parquet").mkdir(parents=True)
+    source = _write(folder / "users.jsonl", [{"userId": "u1"}])
+    with pytest.raises((OSError, PypersonalizeError)):
+        bat.pp.create_batch_inference_job("parquet-dir", bat.v["pop"], str(source), str(folder / "out"),
+                                          batch_inference_job_config={"outputParquet": str(folder / "recs.parquet")})
+    assert bat.pp.describe_batch_inference_job("parquet-dir")["batchInferenceJob"]["status"] == "CREATE FAILED"
+    assert os.listdir(folder / "out") == []
+    assert sorted(os.listdir(folder)) == ["out", "recs.parquet", "users.jsonl"]
+
+
 def test_a_query_of_a_missing_table_fails_and_leaves_no_output(bat):
     folder = _folder(bat, "no-table")
     with pytest.raises(PypersonalizeError, match="nope"):
