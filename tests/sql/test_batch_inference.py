@@ -263,6 +263,21 @@ def test_batch_with_exploration_equals_get_recommendations_seeded_by_line(bat, v
     assert number == len(raw)
 
 
+@pytest.mark.parametrize("recipe", ["aws-hrnn", "aws-hrnn-metadata", "aws-hrnn-coldstart"])
+def test_hrnn_family_batch_has_the_user_shape_and_equals_get_recommendations(bat, recipe):
+    name = recipe.replace("aws-", "")
+    bat.pp.create_solution(name=name, dataset_group="movies", recipe=recipe)
+    bat.v[name] = bat.pp.create_solution_version(name)["solutionVersionArn"]
+    config = NO_EXPLORATION if recipe == "aws-hrnn-coldstart" else None
+    bat.pp.create_campaign(name=f"{name}-c", solution_version=bat.v[name], campaign_config=config)
+    users = USERS[:150] + ["stranger"]
+    lines, _ = _job(bat, f"eq-{name}", name, [{"userId": u} for u in users], num_results=10,
+                    batch_inference_job_config=config)
+    for user, line in zip(users, lines):
+        out = check_line(line, "USER_PERSONALIZATION", n=10)
+        _same(bat.pp.get_recommendations(campaign=f"{name}-c", user_id=user, num_results=10)["itemList"], out)
+
+
 @pytest.mark.parametrize("version,campaign", [("sims", "sims-c"), ("similar", "similar-c")])
 def test_related_items_batch_equals_get_recommendations(bat, version, campaign):
     items = pd.read_csv(VOD / "items.csv", dtype=str).ITEM_ID.tolist() + ["no-such-item"]
