@@ -45,7 +45,7 @@ from .seqmodel import fit_factors
 
 CELLS = 4_000_000          # user x item scores held at once (32 MB of float64)
 PRIOR = 0.3                # share of popularity in a user's chance of a new item
-NOISE = 1e-6               # preferences below this share of the user's largest are rounding, not taste
+NOISE = 1e-4               # preferences below this share of the user's largest are rounding, not taste
 HALF_LIFE_SHARE = 0.1      # activity half-life: this share of the training data's time span
 
 HYPERPARAMETERS = (
@@ -111,7 +111,9 @@ def fit(u: np.ndarray, item: np.ndarray, ts: np.ndarray, n_users: int, n_items: 
         vecs = fit_factors(x, k)
     else:
         vecs = np.zeros((width, 1))
-    f = np.asarray(x @ vecs)
+    # the factors as stored (FLOAT[]): Z and the floor from the very numbers a segment job uses
+    vecs = vecs.astype(np.float32).astype(np.float64)
+    f = np.asarray(x @ vecs).astype(np.float32).astype(np.float64)
     scale = np.sqrt(n_j)
     mask = sp.csr_matrix((np.ones(len(pairs)), (pu, pj)), shape=(n_users, width))
     z = np.zeros(n_users)
@@ -168,12 +170,12 @@ class AffinityModel:
     """One version in memory: users in id order, items by id."""
 
     users: np.ndarray               # user ids (object), in id order
-    user_factors: np.ndarray        # float32, users x k
+    user_factors: np.ndarray        # users x k (float64 of the stored float32)
     weight: np.ndarray
     prior_weight: np.ndarray
     floor: np.ndarray
     items: dict                     # item id -> row of item_factors
-    item_factors: np.ndarray        # float32, items x k
+    item_factors: np.ndarray        # items x k (float64 of the stored float32)
     scale: np.ndarray
     prior: np.ndarray
     seen: sp.csc_matrix             # users x items: 1 + the share where the user has the item (never 0)
@@ -198,8 +200,9 @@ class AffinityScorer:
         item_names = list(np.asarray(items["item"], dtype=object))
         index = {name: k for k, name in enumerate(item_names)}
         k = len(items["factors"][0]) if len(item_names) else 1
-        uf = np.vstack(users["factors"]).astype(np.float32) if len(names) else np.zeros((0, k), np.float32)
-        vf = np.vstack(items["factors"]).astype(np.float32) if item_names else np.zeros((0, k), np.float32)
+        # float64 products of the stored float32 factors, as training computed Z from them
+        uf = np.vstack(users["factors"]).astype(np.float64) if len(names) else np.zeros((0, k))
+        vf = np.vstack(items["factors"]).astype(np.float64) if item_names else np.zeros((0, k))
         rows = np.searchsorted(names, np.asarray(seen["user"], dtype=object)) if len(names) else np.zeros(0, int)
         cols = np.array([index[i] for i in seen["item"]], dtype=np.int64)
         # stored as 1 + share, so a pair whose share is 0 (nobody repeats) is still a stored entry
@@ -219,20 +222,14 @@ class AffinityScorer:
         block = max(1, CELLS // len(model.users))
         for start in range(0, len(rows), block):
             part = rows[start:start + block]
-            r = (model.user_factors @ model.item_factors[part].T).astype(np.float64) * model.scale[part]
+            r = (model.user_factors @ model.item_factors[part].T) * model.scale[part]
             r[r < model.floor[:, None]] = 0.0
-            total += np.maximum(r, 0.0).sum(axis=1)
-        total *= model.weight
-        total += model.prior_weight * model.prior[rows].sum()
-        seen = model.seen[:, rows].tocoo()
-        if seen.nnz:
-            cols = rows[seen.col]
-            new = np.einsum("ij,ij->i", model.user_factors[seen.row].astype(np.float64),
-                            model.item_factors[cols].astype(np.float64)) * model.scale[cols]
-            new[new < model.floor[seen.row]] = 0.0
-            # a pair the user has counts as a repeat, not as a new item
-            np.add.at(total, seen.row, (seen.data - 1.0) - model.weight[seen.row] * np.maximum(new, 0.0)
-                      - model.prior_weight[seen.row] * model.prior[cols])
+            r *= model.weight[:, None]
+            r += model.prior_weight[:, None] * model.prior[part]
+            # a pair the user has counts as a repeat (its share), not as a new item
+            seen = model.seen[:, part].tocoo()
+            r[seen.row, seen.col] = seen.data - 1.0
+            total += r.sum(axis=1)
         return total
 
     def segment(self, model: AffinityModel, rows: np.ndarray, n: int,
