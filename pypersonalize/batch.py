@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from . import batch_io
 from .base import ProjectBase
 from .batch_runs import SEGMENT_QUERIES, InferenceRun, SegmentRun
@@ -30,6 +32,8 @@ from .catalog import Record, check_name
 from .configs import SUPPORTED, check_keys
 from .connection import writes
 from .errors import InvalidInput, PypersonalizeError, ResourceAlreadyExists, ResourceInUse
+from .importer import duckdb_reason
+from .numbers import finite
 from .recipes import get_recipe
 from .sqlkit import quote_ident, render
 from .texts import text
@@ -78,7 +82,10 @@ class BatchAPI(ProjectBase):
         from .serving import check_exploration, check_ranking_influence
         config = check_keys(batch_inference_job_config, INFERENCE_CONFIG, "batch_inference_job_config")
         check_exploration(config)
-        if config.get("itemExplorationConfig") and not recipe.explores:
+        explore = config.get("itemExplorationConfig") or {}
+        # weight 0 asks for no exploration, which is what every other recipe does anyway (as on campaigns)
+        if explore and finite(explore.get("explorationWeight", 0.3), "explorationWeight") > 0 \
+                and not recipe.explores:
             raise InvalidInput(f"itemExplorationConfig is for User-Personalization versions; {recipe.name} "
                                "does not explore")
         check_ranking_influence(config, recipe)
@@ -163,19 +170,34 @@ class BatchAPI(ProjectBase):
             if not 1 <= len(parts) <= 2 or not all(batch_io._TABLE_NAME.match(p) for p in parts):
                 raise InvalidInput(f"outputTable must be a table name like 'recs' or 'marketing.recs', got {table!r}")
             groups = {g.name.lower() for g in self.catalog.select("dataset-group")}
+            catalogs = {d.lower() for (d,) in self.con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+            if len(parts) == 2 and parts[0].lower() in catalogs:
+                raise InvalidInput(f"outputTable {table!r}: {parts[0]!r} is a database, not a schema; write "
+                                   "'schema.table' or 'table'")
             if len(parts) == 2 and (parts[0].lower() == "pypersonalize" or parts[0].lower() in groups):
                 raise InvalidInput(f"outputTable {table!r}: schema {parts[0]!r} holds pypersonalize's own tables; "
                                    "choose another")
+            kind = self.con.execute(
+                "SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                "AND table_schema = $s AND table_name = $t",
+                {"s": parts[0] if len(parts) == 2 else "main", "t": parts[-1]}).fetchall()
+            if kind and kind[0][0] != "BASE TABLE":
+                raise InvalidInput(f"outputTable {table!r} is a {kind[0][0].lower()}; a job replaces only tables")
         parquet = config.get("outputParquet")
         if parquet is not None:
             if not isinstance(parquet, (str, Path)) or not str(parquet).endswith(".parquet"):
                 raise InvalidInput(f"outputParquet must be a path ending in .parquet, got {parquet!r}")
             if not Path(parquet).parent.is_dir():
                 raise InvalidInput(f"outputParquet folder {Path(parquet).parent} does not exist")
+            if Path(parquet).is_dir():
+                raise InvalidInput(f"outputParquet {parquet} is a folder; give a file path")
 
     def _batch_create(self, kind, job_name, version, job_input, job_output, filter, settings, wait) -> str:
         if wait is not None and not isinstance(wait, bool):
             raise InvalidInput(f"wait must be true, false or None, got {wait!r}")
+        for rec in self.catalog.select(kind, name=job_name):
+            if rec.status not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+                raise ResourceAlreadyExists(f"a {kind.replace('-', ' ')} named {job_name!r} already exists")
         settings["filterArn"] = self._batch_filter(kind, filter, version)
         self._batch_analyst(self._batch_config(kind, settings))
         sources = batch_io.resolve_input(job_input)
@@ -186,14 +208,24 @@ class BatchAPI(ProjectBase):
                 raise InvalidInput(f"{s.path} has more than {limit} records; a {version.config['recipe']} batch "
                                    f"segment job reads at most {limit} per input file (as in Personalize)")
         settings.update(jobInput=_jsonable(job_input), jobOutput=_jsonable(job_output),
-                        sources=[{"name": s.name, "path": s.path, "sql": s.sql, "isTable": s.is_table}
-                                 for s in sources],
+                        sources=[{"name": s.name, "path": s.path, "sql": s.sql, "isTable": s.is_table,
+                                  # a job taken up again must read the very same files
+                                  "state": _file_state(s.path)} for s in sources],
                         outputs={k: str(v) for k, v in outputs.items()})
-        arn = self._batch_record(kind, job_name, version, settings)
+        for folder in {p.parent for p in outputs.values()}:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidInput(f"job_output folder {folder} cannot be created: {exc.strerror}") from None
+        arn = self._batch_record(kind, job_name, version, settings, claim=wait is not None)
         if wait is None:            # recorded only: creating it again runs it (the CLI's --background)
             return arn
         if wait:
-            self._batch_run(kind, arn)
+            try:
+                self._batch_run(kind, arn)
+            finally:
+                with _RUNNING_LOCK:
+                    _RUNNING.pop(arn, None)
             return arn
         thread = threading.Thread(target=self._batch_background, args=(kind, arn), name=f"pp-{job_name}", daemon=True)
         thread.pp_project = self
@@ -203,22 +235,37 @@ class BatchAPI(ProjectBase):
         return arn
 
     @writes
-    def _batch_record(self, kind: str, job_name: str, version: Record, settings: dict) -> str:
+    def _batch_record(self, kind: str, job_name: str, version: Record, settings: dict, claim: bool) -> str:
+        """The job's ARN, recorded as CREATE PENDING or found unfinished with the same settings
+        (taken up); with ``claim`` this process runs it, so nobody else may meanwhile."""
         found = self.catalog.select(kind, name=job_name)
+        what = kind.replace("-", " ")
         if found:
             rec = found[0]
             same = all(rec.config.get(k) == v for k, v in settings.items())
-            if rec.status in ("CREATE PENDING", "CREATE IN_PROGRESS") and same:
+            unfinished = rec.status in ("CREATE PENDING", "CREATE IN_PROGRESS")
+            if unfinished and same:
                 with _RUNNING_LOCK:
                     if rec.arn in _RUNNING:
-                        raise ResourceInUse(f"{kind.replace('-', ' ')} {job_name!r} is running")
+                        raise ResourceInUse(f"{what} {job_name!r} is running")
+                    if claim:
+                        _RUNNING[rec.arn] = None
                 return rec.arn          # killed mid-run: taken up where it stopped
-            raise ResourceAlreadyExists(f"a {kind.replace('-', ' ')} named {job_name!r} already exists"
-                                        + (" (in progress with other settings)" if not same else ""))
+            if unfinished and all(rec.config.get(k) == v for k, v in settings.items() if k != "sources"):
+                changed = [n["path"] or n["name"] for n, o in zip(settings["sources"], rec.config["sources"]) if n != o]
+                raise InvalidInput(f"{what} {job_name!r} was stopped before it finished, and its input "
+                                   f"{', '.join(changed) or 'files'} changed since: restore them to take it up, or "
+                                   "give the job another name")
+            raise ResourceAlreadyExists(f"a {what} named {job_name!r} already exists"
+                                        + (" (unfinished, with other settings: create it again with the same "
+                                           "settings to take it up)" if unfinished else ""))
         arn = self.catalog.arn(kind, job_name)
         with self._transaction():
             self.catalog.add(arn=arn, kind=kind, name=job_name, dataset_group_arn=version.dataset_group_arn,
                              parent_arn=version.arn, config={**settings, "finished": []}, status="CREATE PENDING")
+        if claim:
+            with _RUNNING_LOCK:
+                _RUNNING[arn] = None
         return arn
 
     def _batch_background(self, kind: str, arn: str) -> None:
@@ -233,7 +280,7 @@ class BatchAPI(ProjectBase):
     def _wait_for_jobs(self) -> None:
         """Closing the project waits for the jobs it runs in the background."""
         with _RUNNING_LOCK:
-            mine = [t for t in _RUNNING.values() if getattr(t, "pp_project", None) is self]
+            mine = [t for t in _RUNNING.values() if t is not None and getattr(t, "pp_project", None) is self]
         for thread in mine:
             thread.join()
 
@@ -273,18 +320,21 @@ class BatchAPI(ProjectBase):
                 rec = self._batch_set(arn, kind, config={"finished": rec.config["finished"] + [s["name"]]})
             counts = self._batch_finish(kind, rec, token)
             self._batch_status(self._batch_set(arn, kind, status="ACTIVE", config=counts), force=True)
-        except (PypersonalizeError, OSError, ValueError, MemoryError) as exc:
+        except (PypersonalizeError, OSError, ValueError, MemoryError, duckdb.Error) as exc:
             self._batch_clean(rec, token)
             reason = " ".join(str(exc).split()) or type(exc).__name__
             self._batch_status(self._batch_set(arn, kind, status="CREATE FAILED", failure_reason=reason),
                                force=True)
-            raise
+            if isinstance(exc, PypersonalizeError):
+                raise
+            raise PypersonalizeError(f"batch job {rec.name!r} failed: {reason}") from None
         finally:
             if runner is not None:
                 runner.close()
 
     def _batch_source(self, runner, rec: Record, source: batch_io.Source, token: str) -> None:
         final = Path(rec.config["outputs"][source.name])
+        final.parent.mkdir(parents=True, exist_ok=True)
         path = source.path
         if path is None:            # a query or table: its rows, once, as a file
             path = batch_io.snapshot_path(final, token)
@@ -293,7 +343,10 @@ class BatchAPI(ProjectBase):
                 from .importer import _query, _table
                 relation = _table(self.con, ImportPart("table", source.sql, obj=source.sql)) if source.is_table \
                     else _query(self.con, source.sql)
-                batch_io.write_snapshot(self.con, source, path, relation)
+                try:
+                    batch_io.write_snapshot(self.con, source, path, relation)
+                except duckdb.Error as exc:
+                    raise InvalidInput(f"job_input {source.label} failed: {duckdb_reason(exc)}") from None
         limit = getattr(runner, "limit", None)
         if limit is not None and _record_count(path) > limit:
             raise InvalidInput(f"{source.label} has more than {limit} records; a {runner.recipe.name} batch segment "
@@ -356,8 +409,11 @@ class BatchAPI(ProjectBase):
                 if config.get("outputParquet"):
                     target = Path(config["outputParquet"])
                     tmp = target.with_name(f".{target.name}.{token}.tmp")
-                    self.con.sql(sql, params=params).write_parquet(str(tmp))     # the path is never SQL text
-                    os.replace(tmp, target)
+                    try:
+                        self.con.sql(sql, params=params).write_parquet(str(tmp))     # the path is never SQL text
+                        os.replace(tmp, target)
+                    finally:
+                        tmp.unlink(missing_ok=True)
         for p in rows:
             p.unlink(missing_ok=True)
         return {"recordsProcessed": ok + failed, "recordsSucceeded": ok, "recordsFailed": failed}
@@ -422,6 +478,13 @@ def read_status(db: str, kind: str, job: str) -> dict | None:
     except (OSError, ValueError):
         return None
     return {**found, "note": "the project file is held by the job's process; this is its status file"}
+
+
+def _file_state(path: str | None) -> list | None:
+    if path is None:
+        return None
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _blocks(records):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from .errors import InvalidInput
 
 MAX_INPUT_FILES = 1000          # Personalize's limit per batch job
 RAW_SHOWN = 200                 # characters of a line an error's "input" keeps when it is no JSON
-_SQL_START = re.compile(r"^\s*(select|with|from|values|\(|table\s)", re.IGNORECASE)
+_SQL_START = re.compile(r"^\s*((select|with|from|values|table)\s|\()", re.IGNORECASE)
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 
 
@@ -74,6 +75,8 @@ def resolve_input(job_input: Any) -> list[Source]:
         name = value["table"]
         if not isinstance(name, str) or not _TABLE_NAME.match(name):
             raise InvalidInput(f"job_input table must be a table name like 'users' or 'main.users', got {name!r}")
+        if "pypersonalize" in name.lower().split(".")[:-1]:
+            raise InvalidInput(f"job_input table {name!r}: schema pypersonalize holds the project's own tables")
         return [Source(name.split(".")[-1], sql=name, is_table=True)]
     path_only = isinstance(value, Path)
     if not isinstance(value, (str, Path)) or not str(value).strip():
@@ -81,7 +84,7 @@ def resolve_input(job_input: Any) -> list[Source]:
     text = str(value).strip()
     if text.lower().startswith("s3://"):
         raise InvalidInput("s3:// locations are not supported yet; give a local path")
-    if not path_only and _SQL_START.match(text) and not os.path.exists(text):
+    if not path_only and _SQL_START.match(text) and not os.path.exists(text) and not glob.glob(text):
         return [Source("query", sql=text)]
     if os.path.isdir(text):
         files = sorted(p for p in glob.glob(os.path.join(glob.escape(text), "*"))
@@ -124,15 +127,18 @@ def resolve_output(job_output: Any, sources: list[Source]) -> dict[str, Path]:
                                "give a folder")
         if not path.parent.is_dir():
             raise InvalidInput(f"job_output folder {path.parent} does not exist")
+        if sources[0].path is not None and path.resolve() == Path(sources[0].path).resolve():
+            raise InvalidInput(f"job_output {text} is the input file; give another path")
         return {sources[0].name: path}
     if path.exists() and not path.is_dir():
         raise InvalidInput(f"job_output {text} exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInput(f"job_output folder {text} cannot be created: {exc.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise InvalidInput(f"job_output folder {text} is not writable")
+    existing = next((p for p in (path, *path.resolve().parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise InvalidInput(f"job_output folder {text} cannot be written")
+    inputs = {Path(s.path).resolve().parent for s in sources if s.path is not None}
+    if path.resolve() in inputs:
+        raise InvalidInput(f"job_output {text} is the input's folder; give another (a later job would read "
+                           "the .out files as input)")
     return {s.name: path / f"{s.name}.out" for s in sources}
 
 
@@ -161,6 +167,8 @@ def _json_value(value: Any) -> Any:
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_value(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None                  # NaN and infinities are no JSON
     return value
 
 
@@ -169,17 +177,20 @@ def write_snapshot(con, source: Source, target: Path, relation: str) -> None:
     cur = con.execute(f"SELECT * FROM {relation}")
     columns = [d[0] for d in cur.description]
     tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        while True:
-            rows = cur.fetchmany(10_000)
-            if not rows:
-                break
-            for row in rows:
-                record = {c: _json_value(v) for c, v in zip(columns, row) if v is not None}
-                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            while True:
+                rows = cur.fetchmany(10_000)
+                if not rows:
+                    break
+                for row in rows:
+                    record = {c: _json_value(v) for c, v in zip(columns, row) if v is not None}
+                    out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def records(path: str | Path, skip: int = 0) -> Iterator[tuple[int, Any]]:
@@ -192,15 +203,21 @@ def records(path: str | Path, skip: int = 0) -> Iterator[tuple[int, Any]]:
             seen += 1
             if seen <= skip:
                 continue
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):       # a byte-order mark is no part of the record
+                raw = raw[3:]
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 yield number, ParseError("the line is not UTF-8 text", raw[:RAW_SHOWN].decode("utf-8", "replace"))
                 continue
             try:
-                yield number, json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
+                yield number, json.loads(text, parse_constant=_no_constant)
+            except (ValueError, RecursionError):    # JSONDecodeError, NaN/Infinity, a 5,000-digit number
                 yield number, ParseError("the line is not valid JSON", text.strip()[:RAW_SHOWN])
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass(frozen=True)
@@ -253,7 +270,11 @@ class Writer:
         self.pending: list[bytes] = []
 
     def add(self, line: dict) -> None:
-        self.pending.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        try:
+            data = json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()
+        except UnicodeEncodeError:          # a lone surrogate from a \udc00 escape: escaped again
+            data = json.dumps(line, separators=(",", ":")).encode()
+        self.pending.append(data + b"\n")
 
     def flush(self) -> None:
         if self.pending:

@@ -1,9 +1,8 @@
 """The ``batch-inference`` and ``batch-segment`` command groups (``cli.main`` adds them).
 
-``create --background`` records the job, then starts a detached ``pypersonalize`` process
-that runs it (the same command without ``--background``: an interrupted job is taken up by
-creating it again); ``describe`` reads the job's status file while that process holds the
-project open.
+``create --background`` records the job, then starts a detached Python process that runs
+it (an interrupted job is taken up by creating it again); ``describe`` reads the job's
+status file while that process holds the project open.
 """
 
 from __future__ import annotations
@@ -47,16 +46,18 @@ def _analyst(table, parquet) -> dict:
     return {k: v for k, v in (("outputTable", table), ("outputParquet", parquet)) if v is not None}
 
 
+_CHILD = "import sys; from pypersonalize import open as o; p = o(sys.argv[1], quiet=True); p._batch_run(sys.argv[2], sys.argv[3])"
+
+
 def _detach(pp, kind: str, arn: str) -> dict:
-    """Start the detached process that runs the recorded job, after this one lets the file go."""
+    """Start the detached process that runs the recorded job, once this one lets the file go."""
     from .batch import status_path
-    args = [a for a in sys.argv[1:] if a != "--background"]
     log = status_path(pp.path, arn).with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True)
+    db = pp.path
     pp.close()
     with open(log, "ab") as handle:
-        child = subprocess.Popen([sys.executable, "-c", "from pypersonalize.cli import main; main()", *args],
-                                 stdout=handle,
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, db, kind, arn], stdout=handle,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     return {"jobArn": arn, "status": "CREATE PENDING", "pid": child.pid, "log": str(log)}
 
@@ -181,7 +182,8 @@ def _describe(ctx: Context, kind: str, job: str, call) -> None:
         if not _library_error(exc):
             raise
         from .batch import read_status
-        found = read_status(ctx.db, kind, job) if "lock" in str(exc).lower() else None
+        held = any(w in str(exc).lower() for w in ("in use by another process", "lock"))
+        found = read_status(ctx.db, kind, job) if held else None
         if found is None:
             raise click.ClickException(_one_line(exc)) from None
         result = found

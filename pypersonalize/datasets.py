@@ -55,6 +55,11 @@ class DatasetsAPI(ProjectBase):
                     f"dataset group {other.name!r} already exists" +
                     ("" if other.name == name else " (names may not differ only in case: each "
                      "dataset group is a DuckDB schema)"))
+        taken = self.con.execute("SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+                                 "AND lower(schema_name) = lower($n)", {"n": name}).fetchall()
+        if taken:
+            raise ResourceAlreadyExists(f"the project file already has a schema {taken[0][0]!r} (e.g. a batch job's "
+                                        "outputTable); a dataset group is a schema of its name: choose another")
         arn = self.catalog.arn("dataset-group", name)
         with self._transaction():
             for statement in statements(render("datasets/create_group.sql", schema_name=name)):

@@ -125,6 +125,12 @@ class SolutionsAPI(ProjectBase):
                  if c.config["solutionVersionArn"] in {v.arn for v in versions}]
         if users:
             raise ResourceInUse(f"solution {rec.name!r} is served by campaign(s) {', '.join(users)}")
+        arns = {v.arn for v in versions}
+        jobs = [j.name for kind in ("batch-inference-job", "batch-segment-job") for j in self.catalog.select(kind)
+                if j.parent_arn in arns and j.status in ("CREATE PENDING", "CREATE IN_PROGRESS")]
+        if jobs:
+            raise ResourceInUse(f"solution {rec.name!r} has unfinished batch job(s) {', '.join(jobs)}: "
+                                "let them finish (create them again to take them up) first")
         with self._transaction():
             for v in versions:
                 self._drop_model_rows(v.arn)

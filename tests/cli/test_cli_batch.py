@@ -163,9 +163,6 @@ def test_background_returns_at_once_with_a_pid_and_the_job_finishes(proj):
     assert [p for p in os.listdir(out) if p.startswith(".")] == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: describe falls back to the status file only when the error text "
-                                       "contains 'lock', but the library says 'project file ... is in use by "
-                                       "another process': describe exits 1 while a job process holds the file")
 def test_describe_reads_the_status_file_while_another_process_holds_the_project(proj):
     out = proj["base"] / "out-held"
     r = _run(proj, "batch-inference", "create", "cli-held", "--solution-version", proj["pop"],
@@ -187,9 +184,6 @@ def test_describe_reads_the_status_file_while_another_process_holds_the_project(
     assert found["status"] == "ACTIVE" and found["recordsProcessed"] == 31
 
 
-@pytest.mark.xfail(strict=True, reason="bug: --background re-runs sys.argv, not the arguments click was given: "
-                                       "main([...]) (CliRunner, or any caller of main) starts a process that "
-                                       "runs the caller's own argv and the job stays CREATE PENDING")
 def test_background_through_main_with_arguments_runs_the_job(proj):
     out = proj["base"] / "out-bg-runner"
     r = _run(proj, "--format", "json", "batch-inference", "create", "cli-bg-runner", "--solution-version",

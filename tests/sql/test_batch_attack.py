@@ -195,9 +195,6 @@ def test_a_100_mb_line_is_one_line_error_and_the_job_goes_on(atk):
     assert third["error"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="bug: json.loads raises a plain ValueError (Python's 4300-digit int "
-                                       "limit) that batch_io.records does not catch; one such line fails the "
-                                       "whole job with a raw ValueError instead of one line error")
 def test_an_integer_of_5000_digits_is_a_line_error_not_a_failed_job(atk):
     folder = _dir(atk, "bigint")
     source = _write(folder / "in.jsonl", [{"userId": "u1"}, '{"userId": ' + "1" * 5000 + "}", {"userId": "u2"}])
@@ -207,9 +204,6 @@ def test_an_integer_of_5000_digits_is_a_line_error_not_a_failed_job(atk):
     assert _lines(folder / "out" / "in.jsonl.out")[1]["error"].startswith("line 2: ")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a lone surrogate escape (\\ud800) parses, the record gets its "
-                                       "error, then Writer.add's .encode() raises UnicodeEncodeError echoing it: "
-                                       "the whole job fails (CLI: a traceback)")
 @pytest.mark.parametrize("line", ['{"userId": "\\ud800"}', '{"userId": "u1", "other": "\\udc00"}'])
 def test_a_lone_surrogate_is_a_line_error_not_a_failed_job(atk, line):
     folder = _dir(atk, "surrogate")
@@ -221,8 +215,6 @@ def test_a_lone_surrogate_is_a_line_error_not_a_failed_job(atk, line):
     assert _lines(folder / "out" / "in.jsonl.out")[0]["error"].startswith("line 1: ")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: NaN / Infinity in an input line (Python's json accepts them) are "
-                                       "echoed into the output line's 'input', which is then not JSON")
 def test_output_lines_are_strict_json_even_when_the_input_had_nan(atk):
     folder = _dir(atk, "nan")
     source = _write(folder / "in.jsonl", ['{"userId": "u1", "filterValues": NaN}', '{"userId": "u1", "x": -Infinity}',
@@ -232,8 +224,6 @@ def test_output_lines_are_strict_json_even_when_the_input_had_nan(atk):
     assert [ln["error"] is None for ln in lines] == [False, False, True]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a NaN DOUBLE of a job_input query is written to the snapshot and "
-                                       "echoed into the output line as NaN, which is not JSON")
 def test_output_lines_are_strict_json_even_when_a_query_returns_nan(atk):
     folder = _dir(atk, "nan-query")
     atk.pp.create_batch_inference_job("nan-query", atk.v["pop"],
@@ -241,8 +231,6 @@ def test_output_lines_are_strict_json_even_when_a_query_returns_nan(atk):
     assert _strict_lines(folder / "out" / "query.out")[0]["error"].startswith("line 1: ")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a UTF-8 byte order mark (Excel, PowerShell exports) makes the "
-                                       "first record 'not valid JSON'; the reader should drop a leading BOM")
 def test_a_byte_order_mark_does_not_cost_the_first_record(atk):
     folder = _dir(atk, "bom")
     source = folder / "in.jsonl"
@@ -304,9 +292,6 @@ def test_table_sources_with_odd_names_are_refused_at_create(atk, table):
     assert not (folder / "out").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug (low): {'table': 'pypersonalize.objects'} (or settings, endpoints) "
-                                       "is read as input, so the project's own catalog rows are echoed into the "
-                                       "output file; outputTable refuses that schema, job_input should too")
 def test_a_table_source_in_pypersonalizes_own_schema_is_refused(atk):
     folder = _dir(atk, "own-table")
     with pytest.raises(InvalidInput, match="pypersonalize"):
@@ -344,10 +329,6 @@ def test_an_output_path_that_is_a_file_or_cannot_be_made_is_refused(atk):
     assert (folder / "a-file").read_text() == "keep me"
 
 
-@pytest.mark.xfail(strict=True, reason="bug (regression in the uncommitted resolve_output rewrite): a folder that "
-                                       "cannot be created (/sys/kernel/...; root passes os.access on its existing "
-                                       "parent) is accepted at create, the job is recorded and fails on mkdir with "
-                                       "a raw PermissionError; before, create refused it with InvalidInput")
 def test_an_output_folder_that_cannot_be_created_is_refused_at_create(atk):
     folder = _dir(atk, "sys-output")
     source = _write(folder / "in.jsonl", [{"userId": "u1"}])
@@ -356,9 +337,6 @@ def test_an_output_folder_that_cannot_be_created_is_refused_at_create(atk):
     assert _job(atk, "inference", "sys-output") is None
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an OSError while writing the output (here /proc, which os.access "
-                                       "calls writable) escapes as a raw FileNotFoundError, not a "
-                                       "PypersonalizeError (CLI: a traceback)")
 def test_an_output_folder_that_refuses_writes_fails_with_a_typed_error(atk):
     folder = _dir(atk, "proc-output")
     source = _write(folder / "in.jsonl", [{"userId": "u1"}])
@@ -390,11 +368,6 @@ def test_an_output_table_that_is_a_view_is_refused_at_create(atk):
     assert atk.pp.sql("SELECT x FROM a_view").fetchall() == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an outputTable whose first part is a catalog (temp, system, memory, "
-                                       "the project's own pp_project) passes the name check; CREATE OR REPLACE "
-                                       "TABLE then raises a raw duckdb BinderException ('Ambiguous reference to "
-                                       "catalog or schema'), not a PypersonalizeError (at HEAD the job also stays "
-                                       "CREATE IN_PROGRESS with its .out and .rows files)")
 @pytest.mark.parametrize("table", ["temp.recs", "system.recs", "pp_project.recs"])
 def test_an_output_table_that_cannot_be_created_fails_the_job_cleanly(atk, table):
     atk.pp.sql("CREATE OR REPLACE VIEW a_view AS SELECT 1 AS x")
@@ -416,9 +389,6 @@ def test_an_output_parquet_that_is_a_folder_is_refused_and_leaves_nothing(atk):
     assert sorted(os.listdir(folder)) in (["in.jsonl", "recs.parquet"], ["in.jsonl", "out", "recs.parquet"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a Parquet write that DuckDB cannot do (IOException) escapes "
-                                       "_batch_run as a raw duckdb error, not a PypersonalizeError (at HEAD the job "
-                                       "also stays CREATE IN_PROGRESS with its .out and .rows files)")
 def test_an_output_parquet_that_cannot_be_written_fails_the_job_cleanly(atk):
     folder = _dir(atk, "parquet-io")
     source = _write(folder / "in.jsonl", [{"userId": "u1"}])
@@ -439,9 +409,6 @@ def test_an_output_parquet_path_with_quotes_and_sql_is_written_literally(atk):
     assert sorted(os.listdir(folder)) == sorted(["in.jsonl", "out", target.name])
 
 
-@pytest.mark.xfail(strict=True, reason="bug (low): a schema made by outputTable 'marketing.recs' makes a later "
-                                       "create_dataset_group('marketing') fail with a raw duckdb CatalogException "
-                                       "instead of a typed error naming the schema")
 def test_a_dataset_group_named_like_an_output_tables_schema_gets_a_typed_error(atk):
     folder = _dir(atk, "schema-then-group")
     source = _write(folder / "in.jsonl", [{"userId": "u1"}])
@@ -456,10 +423,6 @@ def test_a_dataset_group_named_like_an_output_tables_schema_gets_a_typed_error(a
 
 # -- 5. inputs that look like SQL -------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bug: a glob (or a missing path) that starts with an SQL word "
-                                       "('selection-*.jsonl', 'values*', 'with_users.jsonl') is taken for a "
-                                       "query: the job is recorded and fails with a DuckDB syntax error instead "
-                                       "of reading the files or saying 'no such file'")
 def test_a_glob_starting_with_an_sql_word_reads_the_files(atk, monkeypatch):
     folder = _dir(atk, "sql-word-glob")
     _write(folder / "selection-1.jsonl", [{"userId": "u1"}])
@@ -573,11 +536,6 @@ def test_user_filter_values_on_segments_are_bound(atk):
 
 # -- 8. lifecycle: threads, kills, deletes ---------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bug: _batch_record takes a CREATE PENDING/IN_PROGRESS job with the same "
-                                       "settings for a killed one unless it is in _RUNNING, which only wait=False "
-                                       "jobs join: two threads creating the same job both run it, append to the "
-                                       "same .partial (duplicate lines, recordsProcessed 2x) or crash with a raw "
-                                       "FileNotFoundError")
 def test_the_same_job_created_from_two_threads_runs_once(atk):
     folder = _dir(atk, "twins")
     source = _write(folder / "in.jsonl", [{"userId": u} for u in USERS] * 8)
@@ -623,10 +581,6 @@ class _Killed(BaseException):
     """Stands for kill -9 in the middle of a job: nothing in the library catches it."""
 
 
-@pytest.mark.xfail(strict=True, reason="bug: restart trusts the partial file's line count without checking the "
-                                       "input is still the same (no size/mtime/hash recorded): after the input "
-                                       "changed, the job ends ACTIVE with the old records' lines and none of "
-                                       "the new ones")
 def test_a_killed_job_whose_input_changed_is_not_resumed_onto_old_lines(atk, monkeypatch):
     folder = _dir(atk, "killed")
     source = _write(folder / "in.jsonl", [{"userId": u} for u in USERS] * 3)
@@ -665,9 +619,6 @@ def test_a_job_recorded_then_its_filter_deleted_fails_with_a_typed_error(atk):
     assert _hidden(folder) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: delete_solution does not look at batch jobs: a recorded (CLI "
-                                       "--background, or killed) job of its version can then never run nor fail "
-                                       "(creating it again: ResourceNotFound), it stays CREATE PENDING for good")
 def test_a_solution_with_a_pending_batch_job_cannot_be_deleted(atk):
     folder = _dir(atk, "pending-delete")
     atk.pp.create_solution(name="doomed", dataset_group="movies", recipe="aws-item-affinity")
@@ -707,9 +658,6 @@ def test_cli_bad_input_is_one_line_and_exit_1_usage_is_exit_2(atk):
         atk.pp = pypersonalize.open(atk.db, quiet=True)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a ValueError / UnicodeEncodeError escaping the job (a 5000-digit "
-                                       "number or a lone surrogate on one line) is not a library error for the "
-                                       "CLI: a Python traceback instead of 'Error: ...' (and the job fails)")
 def test_cli_a_hostile_line_does_not_give_a_traceback(atk):
     atk.pp.close()
     try:

@@ -288,8 +288,6 @@ def test_related_items_batch_equals_get_recommendations(bat, version, campaign):
         _same(real, line["output"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: explorationWeight 0 is accepted on a SIMS campaign (\"what every "
-                                       "other recipe does anyway\") but refused on a SIMS batch job")
 def test_exploration_weight_zero_is_accepted_for_sims_as_on_campaigns(bat):
     lines, _ = _job(bat, "sims-w0", "sims", [{"itemId": "m52"}], num_results=5,
                     batch_inference_job_config=NO_EXPLORATION)
@@ -597,8 +595,6 @@ def test_creating_a_finished_jobs_name_again_is_refused(bat):
     assert bat.pp.describe_batch_inference_job("twice")["batchInferenceJob"]["recordsProcessed"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a duplicate name is refused only after resolve_output created "
-                                       "the new output folder, which stays behind (empty)")
 def test_a_refused_duplicate_name_leaves_no_output_folder(bat):
     _job(bat, "dup", "pop", [{"userId": "u1"}])
     folder = _folder(bat, "dup-again")
@@ -608,8 +604,6 @@ def test_a_refused_duplicate_name_leaves_no_output_folder(bat):
     assert not (folder / "o").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: refusing the name of an ACTIVE job with other settings says "
-                                       "'(in progress with other settings)'")
 def test_a_refused_duplicate_name_of_a_finished_job_does_not_say_in_progress(bat):
     _job(bat, "dup2", "pop", [{"userId": "u1"}])
     with pytest.raises(ResourceAlreadyExists) as info:
@@ -618,8 +612,6 @@ def test_a_refused_duplicate_name_of_a_finished_job_does_not_say_in_progress(bat
     assert "in progress" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an output file path equal to the input file is accepted, and the "
-                                       "job's output replaces (destroys) its input")
 def test_an_output_file_that_is_the_input_file_is_refused(bat):
     folder = _folder(bat, "overwrite")
     source = _write(folder / "users.jsonl", [{"userId": "u1"}, {"userId": "u2"}])
@@ -630,35 +622,25 @@ def test_an_output_file_that_is_the_input_file_is_refused(bat):
     assert _read(source) == [{"userId": "u1"}, {"userId": "u2"}]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an outputTable naming an existing view fails in DuckDB at the end of "
-                                       "the run; the raw CatalogException escapes, the job stays CREATE IN_PROGRESS "
-                                       "and its .out and hidden .rows files stay behind")
-def test_an_output_table_that_is_a_view_fails_the_job_cleanly(bat):
+def test_an_output_table_that_is_a_view_is_refused_at_create(bat):
     bat.pp.sql("CREATE VIEW main.a_view AS SELECT 1 AS x")
     folder = _folder(bat, "onto-view")
     source = _write(folder / "in" / "users.jsonl", [{"userId": "u1"}])
-    try:
+    with pytest.raises(InvalidInput, match="is a view"):
         bat.pp.create_batch_inference_job("onto-view", bat.v["pop"], str(source), str(folder / "out"),
                                           batch_inference_job_config={"outputTable": "a_view"})
-    except Exception as exc:            # noqa: BLE001 - the test is about which exception
-        assert isinstance(exc, PypersonalizeError), type(exc)
-    assert bat.pp.describe_batch_inference_job("onto-view")["batchInferenceJob"]["status"] == "CREATE FAILED"
-    assert os.listdir(folder / "out") == []
+    assert not bat.pp.catalog.select("batch-inference-job", name="onto-view")
+    assert not (folder / "out").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a job whose outputParquet cannot be put in place (a folder of that "
-                                       "name) is CREATE FAILED but leaves its hidden .<name>.<token>.tmp Parquet "
-                                       "file beside the target")
-def test_a_failed_parquet_output_leaves_no_temporary_file(bat):
+def test_a_parquet_output_that_is_a_folder_is_refused_at_create(bat):
     folder = _folder(bat, "parquet-dir")
     (folder / "recs.parquet").mkdir(parents=True)
     source = _write(folder / "users.jsonl", [{"userId": "u1"}])
-    with pytest.raises((OSError, PypersonalizeError)):
+    with pytest.raises(InvalidInput, match="is a folder"):
         bat.pp.create_batch_inference_job("parquet-dir", bat.v["pop"], str(source), str(folder / "out"),
                                           batch_inference_job_config={"outputParquet": str(folder / "recs.parquet")})
-    assert bat.pp.describe_batch_inference_job("parquet-dir")["batchInferenceJob"]["status"] == "CREATE FAILED"
-    assert os.listdir(folder / "out") == []
-    assert sorted(os.listdir(folder)) == ["out", "recs.parquet", "users.jsonl"]
+    assert sorted(os.listdir(folder)) == ["recs.parquet", "users.jsonl"]
 
 
 def test_a_query_of_a_missing_table_fails_and_leaves_no_output(bat):
@@ -677,10 +659,6 @@ BAD_QUERIES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a DuckDB error (binder or conversion) while a job_input query's "
-                                       "rows are read escapes as a raw duckdb exception, not a PypersonalizeError; "
-                                       "the job stays CREATE IN_PROGRESS (and a hidden .query.in.<token>.tmp "
-                                       "is left in the output folder when it fails midway)")
 @pytest.mark.parametrize("case", sorted(BAD_QUERIES))
 def test_a_query_that_fails_when_run_fails_the_job_cleanly(bat, case):
     folder = _folder(bat, "bad-query")
