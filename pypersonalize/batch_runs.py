@@ -101,7 +101,7 @@ class InferenceRun:
         """Every record's answer (item dicts, (ids, scores, None), or an error text)."""
         engine = self.pp.engine
         answers: dict[int, Any] = {}
-        fast: list[tuple[int, str]] = []
+        groups: dict[str, tuple] = {}          # filter values -> (compiled filter, [(k, user)])
         parsed = []
         for k, (line, record) in enumerate(block):
             try:
@@ -111,34 +111,16 @@ class InferenceRun:
                 answers[k] = f"line {line}: {exc}"
                 continue
             key, values, items = parsed[-1]
-            if self.key == "userId" and not self.ranking and values is None and self.filter is None:
-                fast.append((k, key))
-        if fast:        # a matrix of users at a time; exploration then per user, cold items found once
-            store, (users, _ranks, codes, scores) = engine.recommend_batch(self.ep, [u for _k, u in fast], self.n)
-            names = store.vocab.strings(codes).tolist()
-            bounds = np.searchsorted(users, np.arange(len(fast) + 1))
-            scores = scores.tolist()
-            explore = self.ep.extra["exploration"] is not None
-            if explore:
-                _store, served = engine._parts(self.ep)
-                codes_, names_ = engine.cold_candidates(self.ep, store, served)
-                where = np.full(len(store.vocab), -1, dtype=np.int64)
-                where[codes_] = np.arange(len(codes_))
-                cold = (codes_, names_, where)
-                histories = [store.history(user) for _k, user in fast]
-                seens = [np.unique(h.items) if h is not None and h.has_events else np.zeros(0, np.int64)
-                         for h in histories]
-                many = getattr(served.recipe.scorer, "exploration_relevance_many", None)
-                relevance = many(served.model, seens, cold[0], store.shown_counts) if many else [None] * len(fast)
-            for j, (k, user) in enumerate(fast):
-                lo, hi = bounds[j], bounds[j + 1]
-                if not explore:
-                    answers[k] = (names[lo:hi], scores[lo:hi], None)
-                    continue
-                items = [{"itemId": i, "score": sc} for i, sc in zip(names[lo:hi], scores[lo:hi])]
-                answers[k] = engine._explore(self.ep, store, served, histories[j], items, self.n, None,
-                                             block[k][0], user, None, cold=cold, relevance=relevance[j],
-                                             seen=seens[j])
+            if self.key != "userId" or self.ranking or (values is not None and self.filter is None):
+                continue
+            tag = json.dumps(values, sort_keys=True)
+            if tag not in groups:
+                groups[tag] = (self._block_filter(values), [])
+            if groups[tag][0] is not False:
+                groups[tag][1].append((k, key))
+        for flt, fast in groups.values():
+            if fast:
+                self._score_users(fast, None if flt is True else flt, block, answers)
         for k, (line, _record) in enumerate(block):
             if k in answers:
                 continue
@@ -154,6 +136,47 @@ class InferenceRun:
             except InvalidInput as exc:
                 answers[k] = f"line {line}: {exc}"
         return parsed, answers
+
+    def _block_filter(self, values):
+        """True (no filter), the compiled filter when the engine evaluates it for many users
+        from memory (Items predicates, events of types), else False (one request at a time)."""
+        if self.filter is None:
+            return True
+        try:
+            flt = self.pp.engine._filter(self.filter, self.ep.group, values, False)
+        except InvalidInput:
+            return False                    # e.g. a missing value: the line's own request says so
+        return flt if flt.static or flt.parts is not None else False
+
+    def _score_users(self, fast: list, flt, block: list, answers: dict) -> None:
+        """A matrix of users at a time; exploration then per user, cold items found once."""
+        engine = self.pp.engine
+        store, (users, _ranks, codes, scores) = engine.recommend_batch(self.ep, [u for _k, u in fast], self.n,
+                                                                       flt=flt)
+        names = store.vocab.strings(codes).tolist()
+        bounds = np.searchsorted(users, np.arange(len(fast) + 1))
+        scores = scores.tolist()
+        explore = self.ep.extra["exploration"] is not None
+        if explore:
+            _store, served = engine._parts(self.ep)
+            codes_, names_ = engine.cold_candidates(self.ep, store, served)
+            where = np.full(len(store.vocab), -1, dtype=np.int64)
+            where[codes_] = np.arange(len(codes_))
+            cold = (codes_, names_, where)
+            histories = [store.history(user) for _k, user in fast]
+            seens = [np.unique(h.items) if h is not None and h.has_events else np.zeros(0, np.int64)
+                     for h in histories]
+            many = getattr(served.recipe.scorer, "exploration_relevance_many", None)
+            relevance = many(served.model, seens, cold[0], store.shown_counts) if many else [None] * len(fast)
+        for j, (k, user) in enumerate(fast):
+            lo, hi = bounds[j], bounds[j + 1]
+            if not explore:
+                answers[k] = (names[lo:hi], scores[lo:hi], None)
+                continue
+            items = [{"itemId": i, "score": sc} for i, sc in zip(names[lo:hi], scores[lo:hi])]
+            answers[k] = engine._explore(self.ep, store, served, histories[j], items, self.n, flt,
+                                         block[k][0], user, None, cold=cold, relevance=relevance[j],
+                                         seen=seens[j])
 
     def emit(self, block: list, scored: tuple, out, rows) -> None:
         parsed, answers = scored

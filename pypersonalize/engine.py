@@ -642,29 +642,58 @@ class Pipeline:
         request = Request(history, None, context, store)
         return served.recipe.scorer.rank(served.model, request, items, codes, popularity)
 
-    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 512):
-        """(user index, rank, item code, score) arrays for many users, no filter.
+    def recommend_batch(self, ep: Endpoint, user_ids: list, n: int, chunk: int = 512, flt=None):
+        """(user index, rank, item code, score) arrays for many users.
 
         Blocks of ``chunk`` users are scored at once, on as many threads as there are cores
-        (numpy and scipy release the GIL for the heavy steps)."""
+        (numpy and scipy release the GIL for the heavy steps). ``flt``: a compiled filter the
+        engine evaluates from memory (static or by parts); each user's list is then the
+        first ``n`` passing items of a longer ranking, or of the whole one when too few pass
+        (the same items get_recommendations gives)."""
         store, served = self._parts(ep)
+        influence = self._influence(ep)
+        mask = None                 # an Items filter's verdict on every item, when the scorer can use it
+        if flt is not None and getattr(ep.recipe.scorer, "masks_items", False) and \
+                (flt.static or (flt.parts is not None and all(p.predicate is not None for p in flt.parts))):
+            mask = self.allowed(flt, store, np.arange(len(store.vocab), dtype=np.int64), None, None)
+
+        def listed(r, ex, user, history, final):
+            codes, sc = _candidates(served, r)
+            own = np.arange(len(codes)) < len(r.items)
+            if len(ex):
+                keep = ~np.isin(codes, ex)
+                codes, sc, own = codes[keep], sc[keep], own[keep]
+            if flt is None:
+                return codes[:n], sc[:n]
+            if mask is not None:
+                ok = np.zeros(len(codes), dtype=bool)
+                inside = codes < len(mask)
+                ok[inside] = mask[codes[inside]]
+            else:
+                ok = self.allowed(flt, store, codes, user, None, history)
+            if not final and r.universe is not None and len(r.items) < len(r.universe) and (ok & own).sum() < n:
+                return None                 # the longer ranking has too few: rank everything
+            return codes[ok][:n], sc[ok][:n]
 
         def block(start: int):
             part = user_ids[start:start + chunk]
             histories = [store.history(u) for u in part]
             excluded = [_excluded(ep, store, h, None) for h in histories]
             limit = n + max((len(e) for e in excluded), default=0)
-            influence = self._influence(ep)
-            ranked = ep.recipe.scorer.recommend(served.model, [Request(h, None, None, store, influence)
-                                                               for h in histories], limit)
-            out = []
-            for k, (r, ex) in enumerate(zip(ranked, excluded)):
-                codes, sc = _candidates(served, r)
-                if len(ex):
-                    keep = ~np.isin(codes, ex)
-                    codes, sc = codes[keep], sc[keep]
-                out.append((start + k, codes[:n], sc[:n]))
-            return out
+            if flt is not None:
+                limit += max(3 * n, 100)
+            requests = [Request(h, None, None, store, influence) for h in histories]
+            got: list = [None] * len(part)
+            todo = list(range(len(part)))
+            while todo:             # users with too few passing items are ranked again, 8x deeper
+                subset = [requests[k] for k in todo]
+                ranked = ep.recipe.scorer.recommend(served.model, subset, limit, allowed=mask) \
+                    if mask is not None else ep.recipe.scorer.recommend(served.model, subset, limit)
+                for k, r in zip(todo, ranked):
+                    got[k] = listed(r, excluded[k], part[k], histories[k], limit is None)
+                todo = [k for k in todo if got[k] is None]
+                limit = limit * 8 if limit is not None and limit < 100_000 else None
+            return [(start + k, *g) for k, g in enumerate(got)]
 
         starts = range(0, len(user_ids), chunk)
         workers = min(len(starts), os.cpu_count() or 1)

@@ -155,6 +155,8 @@ class Scorer(Protocol):
     ranking), ``raw_scores(model, requests)`` / ``probabilities(model, raw)`` (``ranks_lists``:
     ``score_users``), ``cold_items(model, age_days, cold_max, reference)`` and
     ``exploration_relevance(model, seen, cold, shown)`` (exploration),
+    ``recommend(..., allowed=mask)`` with ``masks_items = True`` (batch jobs with an Items
+    filter: rank only the items of a mask over vocabulary codes, scores unchanged),
     ``explain(model, request, codes, scores) -> list[dict]`` (``get_recommendations(explain=True)``:
     one dict per item of ``codes``, the request's items in response order with their scores,
     saying why it is there: ``{"text": words, "kind": a short name, ...numbers}``, e.g. User-

@@ -181,6 +181,8 @@ def _scaled(s: np.ndarray) -> np.ndarray:
 class PersonalScorer:
     """The scorer of the User-Personalization family (see the module docstring)."""
 
+    masks_items = True          # recommend(..., allowed=mask): batch jobs' Items filters
+
     def load(self, con, version_arn: str, vocab) -> PersonalModel:
         pm = read_model(con, version_arn)
         pm.vocab_ids = vocab.codes(list(pm.items))
@@ -373,7 +375,10 @@ class PersonalScorer:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def recommend(self, pm: PersonalModel, requests: list[Request], limit: int | None) -> list[Ranked]:
+    def recommend(self, pm: PersonalModel, requests: list[Request], limit: int | None,
+                  allowed: np.ndarray | None = None) -> list[Ranked]:
+        """``allowed`` (ours, for batch jobs with an Items filter): a mask over vocabulary codes;
+        the best ``limit`` are then chosen among those items first (scores unchanged)."""
         raw, scored = self.raw_scores(pm, requests)
         n = len(pm.items)
         rows = np.flatnonzero(scored)
@@ -382,7 +387,14 @@ class PersonalScorer:
         if not len(rows):
             return out
         raw = raw[rows]
-        picks = _top_rows(raw, pm.name_rank, limit)
+        if allowed is not None:     # rank the allowed columns only (their scores stay the softmax's)
+            inside = pm.vocab_ids < len(allowed)
+            keep = np.zeros(n, dtype=bool)
+            keep[inside] = allowed[pm.vocab_ids[inside]]
+            columns = np.flatnonzero(keep)
+            picks = [columns[p] for p in _top_rows(raw[:, columns], pm.name_rank[columns], limit)]
+        else:
+            picks = _top_rows(raw, pm.name_rank, limit)
         z = raw - raw.max(axis=1, keepdims=True)
         z /= pm.model.temperature
         np.exp(z, out=z)

@@ -691,6 +691,27 @@ def test_filter_values_per_line_restrict_each_lines_items(bat):
         _same(real, out)
 
 
+def test_an_items_filter_passing_few_or_no_items_equals_the_real_time_path(bat):
+    """Users are ranked a block at a time among the items the filter allows: with a genre of
+    few items (fewer than num_results), a genre nobody has and a rare one asked deeper,
+    every line still equals get_recommendations (exploration off)."""
+    genres = pd.read_csv(VOD / "items.csv", dtype=str).GENRES.str.split("|").explode().value_counts()
+    rare, common = genres.index[-1], genres.index[0]
+    quiet = {"itemExplorationConfig": {"explorationWeight": 0}}
+    asks = [f'"{rare}"', '"no-such-genre"', f'"{common}"', f'"{rare}","{genres.index[-2]}"']
+    records = [{"userId": u, "filterValues": {"GENRES": asks[k % len(asks)]}} for k, u in enumerate(USERS[:40])]
+    n = min(int(genres.iloc[-1]) + 5, 500)      # more than the rare genre's items
+    lines, _ = _job(bat, "few-items", "up", records, num_results=n, filter="genre",
+                    batch_inference_job_config=quiet)
+    counts = set()
+    for record, line in zip(records, lines):
+        real = bat.pp.get_recommendations(campaign="up-w0", user_id=record["userId"], num_results=n, filter="genre",
+                                          filter_values=record["filterValues"])["itemList"]
+        assert [r["itemId"] for r in real] == line["output"]["recommendedItems"], record
+        counts.add(len(real))
+    assert 0 in counts and n in counts and any(0 < c < n for c in counts)
+
+
 def test_an_include_filter_without_values_and_values_without_a_filter_error_per_line(bat):
     records = [{"userId": "u1", "filterValues": {"GENRES": '"Comedy"'}}, {"userId": "u2"}]
     lines, _ = _job(bat, "values-missing", "up", records, filter="genre")
