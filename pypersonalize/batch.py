@@ -356,7 +356,7 @@ class BatchAPI(ProjectBase):
             if runner.analyst else None
         try:
             done = batch_io.align(out.partial, rows.partial if rows else None)
-            total = _record_count(path)
+            total = _record_count(path) if self.progress.enabled else 0   # a second read only to draw progress
             counter = self.progress.counter(f"{rec.name}: {Path(str(source.label)).name}", total)
             counter.add(done)
             # the next block is scored (numpy, GIL released) while this one is written (Python)
