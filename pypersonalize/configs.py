@@ -18,10 +18,12 @@ LATER = "not supported yet"
 SOLUTION_CONFIG = {
     "algorithmHyperParameters": SUPPORTED, "featureTransformationParameters": SUPPORTED,
     "eventValueThreshold": SUPPORTED, "autoTrainingConfig": SUPPORTED,
-    "hpoConfig": LATER, "autoMLConfig": LATER, "eventsConfig": LATER,
-    "optimizationObjective": LATER, "trainingDataConfig": LATER,
+    "hpoConfig": SUPPORTED, "autoMLConfig": SUPPORTED, "eventsConfig": SUPPORTED,
+    "optimizationObjective": SUPPORTED, "trainingDataConfig": SUPPORTED,
 }
 AUTO_TRAINING_CONFIG = {"schedulingExpression": SUPPORTED}
+# Personalize's SolutionUpdateConfig (UpdateSolution).
+SOLUTION_UPDATE_CONFIG = {"autoTrainingConfig": SUPPORTED, "eventsConfig": SUPPORTED}
 # Personalize's CampaignConfig (CreateCampaign / UpdateCampaign).
 CAMPAIGN_CONFIG = {
     "itemExplorationConfig": SUPPORTED, "enableMetadataWithRecommendations": SUPPORTED,
@@ -30,7 +32,7 @@ CAMPAIGN_CONFIG = {
 # Personalize's RecommenderConfig (CreateRecommender); retrainingIntervalDays is ours.
 RECOMMENDER_CONFIG = {
     "itemExplorationConfig": SUPPORTED, "minRecommendationRequestsPerSecond": SUPPORTED,
-    "retrainingIntervalDays": SUPPORTED, "trainingDataConfig": LATER,
+    "retrainingIntervalDays": SUPPORTED, "trainingDataConfig": SUPPORTED,
     "enableMetadataWithRecommendations": SUPPORTED,
 }
 
@@ -38,10 +40,10 @@ RECOMMENDER_CONFIG = {
 def check_keys(config: Any, allowed: dict[str, str], what: str) -> dict:
     """``config`` as a dict whose keys are all supported; refuse the others, naming them.
 
-    >>> check_keys({"hpoConfig": {}}, SOLUTION_CONFIG, "solution_config")
+    >>> check_keys({"hpoConfg": {}}, AUTO_TRAINING_CONFIG, "autoTrainingConfig")
     Traceback (most recent call last):
     ...
-    pypersonalize.errors.InvalidInput: solution_config.hpoConfig is not supported yet
+    pypersonalize.errors.InvalidInput: autoTrainingConfig has no key 'hpoConfg'; known: schedulingExpression
     """
     if config is None:
         return {}

@@ -20,6 +20,7 @@ from .errors import InvalidInput, ResourceAlreadyExists
 from .numbers import finite
 from .recipes import RecipeType, get_recipe
 from .recipes.base import RANKING_FACTORS
+from .solution_config import training_data_config
 from .sqlkit import execute_all, render
 from .texts import text
 from .usecases import get_use_case
@@ -263,6 +264,10 @@ class ServingAPI(ProjectBase):
         uc.check_datasets(group.name, self._schemas_of(group))
         arn = self.catalog.arn("recommender", name)
         rec_config = {"recipeArn": uc.arn, "useCase": uc.name, "recommenderConfig": config}
+        excluded = training_data_config(config.get("trainingDataConfig"), self._schemas_of(group),
+                                        group.config.get("domain"), "recommender_config.trainingDataConfig")
+        if excluded:
+            rec_config["excludedColumns"] = excluded
         self.catalog.add(arn=arn, kind="recommender", name=name, dataset_group_arn=group.arn,
                          config=rec_config, status="CREATE IN_PROGRESS")
         rec = self.catalog.get("recommender", arn)

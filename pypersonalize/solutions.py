@@ -12,11 +12,12 @@ import re
 
 from .base import ProjectBase
 from .catalog import Record, check_name
-from .configs import AUTO_TRAINING_CONFIG, SOLUTION_CONFIG, check_keys
+from .configs import AUTO_TRAINING_CONFIG, SOLUTION_CONFIG, SOLUTION_UPDATE_CONFIG, check_keys
 from .connection import writes
 from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
 from .numbers import finite
 from .recipes import RECIPES, get_recipe, summaries, summary
+from .solution_config import events_config, optimization_objective, training_data_config
 
 TRAINING_MODES = ("FULL", "UPDATE")
 AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7 days)
@@ -87,15 +88,60 @@ class SolutionsAPI(ProjectBase):
         if not isinstance(perform_auto_training, bool):
             raise InvalidInput("perform_auto_training must be true or false")
         days = auto_training_days(config.get("autoTrainingConfig"))
+        requested = str(recipe).rsplit("/", 1)[-1]
+        schemas = self._schemas_of(group)
+        steering = {
+            "eventsConfig": events_config(config.get("eventsConfig"), schemas, requested),
+            "optimizationObjective": optimization_objective(config.get("optimizationObjective"), schemas,
+                                                            requested),
+            "excludedColumns": training_data_config(config.get("trainingDataConfig"), schemas,
+                                                    group.config.get("domain")),
+            "trainingDataConfig": config.get("trainingDataConfig")}
+        if steering["eventsConfig"] and event_type is not None:
+            raise InvalidInput("give either event_type or solution_config.eventsConfig, not both")
         if self.catalog.select("solution", name=name):
             raise ResourceAlreadyExists(f"solution {name!r} already exists")
         arn = self.catalog.arn("solution", name)
         self.catalog.add(arn=arn, kind="solution", name=name, dataset_group_arn=group.arn, config={
             "recipeArn": r.arn, "recipe": r.name, "hyperparameters": resolved,
-            "requestedRecipe": str(recipe).rsplit("/", 1)[-1],
+            "requestedRecipe": requested,
             "eventType": event_type, "eventValueThreshold": threshold,
-            "performAutoTraining": perform_auto_training, "autoTrainingDays": days})
+            "performAutoTraining": perform_auto_training, "autoTrainingDays": days,
+            **{k: v for k, v in steering.items() if v}})
         return {"solutionArn": arn}
+
+    @writes
+    def update_solution(self, solution: str, perform_auto_training: bool | None = None,
+                        solution_update_config: dict | None = None) -> dict:
+        """Change what Personalize lets UpdateSolution change: automatic training and its
+        interval, and a -v2 solution's eventsConfig. The next version trains with the new
+        settings; versions trained before keep theirs.
+
+        >>> pp.update_solution("s", solution_update_config={"eventsConfig": {"eventParametersList": [
+        ...     {"eventType": "purchase", "weight": 0.9}, {"eventType": "click", "weight": 0.1}]}})  # doctest: +SKIP
+        """
+        rec = self.catalog.get("solution", solution)
+        config = check_keys(solution_update_config, SOLUTION_UPDATE_CONFIG, "solution_update_config")
+        if perform_auto_training is None and not config:
+            raise InvalidInput("nothing to update: give perform_auto_training or solution_update_config")
+        c = dict(rec.config)
+        if perform_auto_training is not None:
+            if not isinstance(perform_auto_training, bool):
+                raise InvalidInput("perform_auto_training must be true or false")
+            c["performAutoTraining"] = perform_auto_training
+        if "autoTrainingConfig" in config:
+            c["autoTrainingDays"] = auto_training_days(config["autoTrainingConfig"])
+        if "eventsConfig" in config:
+            group = self.catalog.get("dataset-group", rec.dataset_group_arn)
+            events = events_config(config["eventsConfig"], self._schemas_of(group),
+                                   c.get("requestedRecipe", c["recipe"]))
+            if events and c.get("eventType") is not None:
+                raise InvalidInput(f"solution {rec.name!r} trains on event type {c['eventType']!r}; "
+                                   "an eventsConfig cannot be added to it")
+            c["eventsConfig"] = events
+        with self._transaction():
+            self.catalog.update(rec, config=c)
+        return {"solutionArn": rec.arn}
 
     def _check_event_fields(self, group: Record, event_type, threshold) -> None:
         schemas = self._schemas_of(group)
@@ -151,6 +197,7 @@ class SolutionsAPI(ProjectBase):
             out["eventType"] = c["eventType"]
         if c.get("eventValueThreshold") is not None:
             out["solutionConfig"]["eventValueThreshold"] = str(c["eventValueThreshold"])
+        out["solutionConfig"].update(_steering(c))
         versions = self.catalog.select("solution-version", parent_arn=rec.arn)
         if versions:
             latest = versions[-1]
@@ -203,12 +250,26 @@ class SolutionsAPI(ProjectBase):
                "trainingMode": c["trainingMode"], "creationDateTime": rec.created_at,
                "lastUpdatedDateTime": rec.updated_at,
                "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
+        out["solutionConfig"].update(_steering(c))
         for key in ("eventType", "trainingSeconds", "dataCounts", "modelStats"):
             if c.get(key) is not None:
                 out[key] = c[key]
         if rec.failure_reason:
             out["failureReason"] = rec.failure_reason
         return out
+
+
+def _steering(c: dict) -> dict:
+    """eventsConfig / optimizationObjective / trainingDataConfig as describe_* shows them."""
+    out = {}
+    if c.get("eventsConfig"):
+        out["eventsConfig"] = {"eventParametersList": [{k: v for k, v in e.items() if v is not None}
+                                                       for e in c["eventsConfig"]]}
+    if c.get("optimizationObjective"):
+        out["optimizationObjective"] = dict(c["optimizationObjective"])
+    if c.get("trainingDataConfig"):
+        out["trainingDataConfig"] = c["trainingDataConfig"]
+    return out
 
 
 __all__ = ["SolutionsAPI"]

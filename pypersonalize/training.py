@@ -20,6 +20,7 @@ from .base import ProjectBase
 from .catalog import Record
 from .errors import InvalidInput, PypersonalizeError
 from .recipes import RECIPES, TrainContext, model_tables
+from .solution_config import training_schemas
 from .sqlkit import quote_ident
 
 
@@ -37,6 +38,9 @@ class TrainingAPI(ProjectBase):
                                   "hyperparameters": hyperparameters, "eventType": event_type,
                                   "eventValueThreshold": threshold, "number": number,
                                   "dataState": self._data_state(group), "baseVersion": base_version}
+        for key in ("eventsConfig", "optimizationObjective", "excludedColumns", "trainingDataConfig"):
+            if owner.config.get(key):
+                config[key] = owner.config[key]
         start = time.perf_counter()
         try:
             report = datacheck.requirements(self.con, group.name, schemas, group.config.get("domain"),
@@ -44,13 +48,16 @@ class TrainingAPI(ProjectBase):
             if not report["meetsMinimum"]:
                 raise InvalidInput("not enough data to train: " + "; ".join(report["problems"]))
             inter = schemas["Interactions"]
+            excluded = owner.config.get("excludedColumns") or {}
             ctx = TrainContext(con=self.con, schema_name=group.name, version_arn=arn,
                                hyperparameters=hyperparameters, event_type=event_type,
                                event_value_threshold=threshold,
                                has_event_type=inter.field("EVENT_TYPE") is not None,
                                has_event_value=inter.field("EVENT_VALUE") is not None,
-                               session_gap=session_gap, progress=self.progress, schemas=schemas,
-                               base_version=base_version)
+                               session_gap=session_gap, progress=self.progress,
+                               schemas=training_schemas(schemas, excluded), base_version=base_version,
+                               events_config=owner.config.get("eventsConfig"),
+                               objective=owner.config.get("optimizationObjective"), excluded_columns=excluded)
             with self._transaction():
                 with self.progress.bar(f"training {recipe.name} for {owner.name} (version {number})"):
                     stats = recipe.train(ctx)

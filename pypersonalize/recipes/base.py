@@ -109,6 +109,13 @@ class TrainContext:
     progress: Any = None
     schemas: dict = field(default_factory=dict)   # dataset type -> parsed schema
     base_version: str | None = None               # UPDATE training: the FULL version to extend
+    # solution_config (solution_config.py): the -v2 recipes' eventsConfig [{"eventType",
+    # "eventValueThreshold", "weight"}], an optimizationObjective {"itemAttribute",
+    # "objectiveSensitivity" LOW|MEDIUM|HIGH}, and trainingDataConfig's left-out columns
+    # (dataset type -> field names; already taken out of ``schemas``)
+    events_config: list | None = None
+    objective: dict | None = None
+    excluded_columns: dict = field(default_factory=dict)
 
     def event_params(self) -> dict:
         out = {}
