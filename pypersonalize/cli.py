@@ -28,6 +28,7 @@ from .cli_base import (  # noqa: F401
     registry_options,
 )
 from .cli_batch import batch_inference_group, batch_segment_group
+from .cli_report import report_command
 
 # Nothing heavy is imported at module level: `--help` and `--version` must not load
 # duckdb, numpy, pandas, scipy or jinja2 (a second of start-up). The project module is
@@ -955,6 +956,7 @@ def sql_command(pp, query):
 
 main.add_command(batch_inference_group)
 main.add_command(batch_segment_group)
+main.add_command(report_command)
 
 
 def run() -> None:   # pragma: no cover - console entry point wrapper
