@@ -8,12 +8,17 @@ scores requests from the users' current histories. The numbers are those of
     raw = s/max|s| + history_weight * l/max|l| + metadata_weight * m/max|m|
           + context_weight * context lift + user_weight * attribute lift
           - impression_weight * ln(1 + times shown and not chosen)
+          + temperature * objective_weight * objective (optimizationObjective)
 
 with ``s`` the sequence part over the last ``bptt`` events, ``l`` the whole-history factor
 part and ``m`` the metadata-token part (see ``seqmodel.py``); a user with no event of a
 model item but with attributes that say something is scored naive-Bayes style,
-``temperature * (ln P(item) + attribute lift + context_weight * context lift)``. Scores
-are ``softmax(raw / temperature)`` over the model's items; ties rank by item id.
+``temperature * (ln P(item) + attribute lift + context_weight * context lift)`` (plus the
+objective term). Scores are ``softmax(raw / temperature)`` over the model's items; ties rank
+by item id. An event's weight is its type's ``event_weights`` row, else
+``other_event_weight`` (0 under an eventsConfig: such events are left out of the history).
+The objective term multiplies each item's probability by ``exp(objective_weight * rank)``,
+``rank`` the item's attribute as a percent rank over the catalogue (``item_objective``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ class PersonalModel:
     impression_weight: float
     metadata_weight: float
     user_weight: float
+    other_event_weight: float         # weight of an event whose type has no event_weights entry
+    objective_weight: float           # optimizationObjective's w (0 = none)
+    objective: np.ndarray             # per model item: the attribute's percent rank (zeros = none)
     lifts: dict                       # (field, value) -> (model indices, lifts), context fields
     user_lifts: dict                  # ("Users.<F>", value) -> (model indices, lifts)
     token_items: np.ndarray           # item ids with metadata (object), rows of ``tokens``
@@ -71,12 +79,12 @@ def _lift_table(frame: pd.DataFrame, index: dict) -> dict:
 def read_model(con, version_arn: str) -> PersonalModel:
     """A User-Personalization version's rows, as arrays keyed by item id (no vocabulary)."""
     params = con.execute("SELECT bptt, decay, history_weight, temperature, context_weight, impression_weight, "
-                         "metadata_weight, user_weight "
+                         "metadata_weight, user_weight, other_event_weight, objective_weight "
                          "FROM pypersonalize.personal_params WHERE version_arn = $v",
                          {"v": version_arn}).fetchall()
     if not params:
         raise InvalidInput(f"{version_arn} is not a User-Personalization model")
-    bptt, decay, hw, temperature, cw, iw, mw, uw = params[0]
+    bptt, decay, hw, temperature, cw, iw, mw, uw, other_weight, objective_weight = params[0]
     f = con.execute("SELECT item, dim, value, value_out FROM pypersonalize.item_factors WHERE version_arn = $v "
                     "ORDER BY item, dim", {"v": version_arn}).fetchnumpy()
     item_col = np.asarray(f["item"], dtype=object)
@@ -122,8 +130,17 @@ def read_model(con, version_arn: str) -> PersonalModel:
     popularity = np.zeros(len(items))
     where = np.array([index.get(i, -1) for i in catalogue], dtype=np.int64)
     popularity[where[where >= 0]] = counts[where >= 0]
+    objective = np.zeros(len(items))
+    if objective_weight:
+        o = con.execute("SELECT item, value FROM pypersonalize.item_objective WHERE version_arn = $v",
+                        {"v": version_arn}).fetchall()
+        for item, value in o:
+            k = index.get(item)
+            if k is not None:
+                objective[k] = value
     model = Model(transitions, factors, decay, bptt, hw, temperature, factors_out)
-    return PersonalModel(items, model, weights, cw, iw, mw, uw, _lift_table(lifts[~users], index),
+    return PersonalModel(items, model, weights, cw, iw, mw, uw, float(other_weight), float(objective_weight),
+                         objective, _lift_table(lifts[~users], index),
                          _lift_table(lifts[users], index), np.asarray(token_items, dtype=object), tokens,
                          (select @ tokens).tocsr(), popularity, catalogue, counts, created, last_seen)
 
@@ -224,7 +241,8 @@ class PersonalScorer:
         """Weight per event-type code (last entry: no type)."""
         cached = pm._maps.get("type_weights")
         if cached is None or cached[0] != type_names:     # names, not their count: a reload reorders them
-            cached = (list(type_names), np.array([pm.event_weights.get(t, 1.0) for t in type_names] + [1.0]))
+            other = pm.other_event_weight
+            cached = (list(type_names), np.array([pm.event_weights.get(t, other) for t in type_names] + [other]))
             pm._maps["type_weights"] = cached
         return cached[1]
 
@@ -241,15 +259,20 @@ class PersonalScorer:
         lengths = np.array([0 if h is None else len(h.items) for h in hists], dtype=np.int64)
         out = np.zeros((r_count, n))
         has = np.zeros(r_count, dtype=bool)
+        cat = np.concatenate
         if lengths.sum():
-            cat = np.concatenate
             items = cat([h.items for h in hists if h is not None])
             types = cat([h.types for h in hists if h is not None])
             req = np.repeat(np.arange(r_count), lengths)
+            all_req, all_items = req, items            # every event: the items the user chose
+            ew = tw[types]
+            if not (ew > 0).all():      # weight 0 (types an eventsConfig leaves out): not in the history
+                keep = ew > 0
+                items, types, req, ew = items[keep], types[keep], req[keep], ew[keep]
+                lengths = np.bincount(req, minlength=r_count)
             ends = np.cumsum(lengths)
             pos = np.repeat(ends, lengths) - 1 - np.arange(len(items))
             mi = self._model_of(pm, items)
-            ew = tw[types]
             inside = mi >= 0
             has = np.bincount(req[inside], minlength=r_count) > 0
         if has.any():
@@ -281,8 +304,8 @@ class PersonalScorer:
                 s_items = cat([cat(imp) for _k, imp in shown])
                 s_req = cat([np.full(sum(len(a) for a in imp), k) for k, imp in shown])
                 # shown and never chosen: not among the user's own items
-                width = max(int(items.max()), int(s_items.max())) + 1
-                chosen = np.isin(s_req * width + s_items, req * width + items)
+                width = max(int(all_items.max()), int(s_items.max())) + 1
+                chosen = np.isin(s_req * width + s_items, all_req * width + all_items)
                 sm = self._model_of(pm, s_items)
                 ok = (sm >= 0) & ~chosen
                 times = np.zeros((r_count, n))
@@ -305,7 +328,10 @@ class PersonalScorer:
                 if prior is None:
                     prior = np.log((pm.popularity + 1.0) / (pm.popularity + 1.0).sum())
                 out[k] = m.temperature * (prior + attrs + (pm.context_weight * ctx if ctx is not None else 0.0))
-        return out, has | described
+        scored = has | described
+        if pm.objective_weight and scored.any():
+            out[scored] += (m.temperature * pm.objective_weight) * pm.objective
+        return out, scored
 
     def explain(self, pm: PersonalModel, request: Request, codes: np.ndarray, scores: np.ndarray,
                 top: int = 3) -> list[dict]:
@@ -329,9 +355,11 @@ class PersonalScorer:
             return out
         m = pm.model
         tw = self._type_weights(pm, h.type_names)
-        hm = self._model_of(pm, h.items)
         ew = tw[h.types]
-        pos = len(h.items) - 1 - np.arange(len(h.items))
+        h_items = h.items[ew > 0]            # weight 0: left out of the history (eventsConfig)
+        ew = ew[ew > 0]
+        hm = self._model_of(pm, h_items)
+        pos = len(h_items) - 1 - np.arange(len(h_items))
         inside = hm >= 0
         win = inside & (pos < m.bptt)
         zeros = np.zeros(int(win.sum()), dtype=np.int64)

@@ -8,11 +8,17 @@ serve the legacy names with the same engine in the matching configuration. Train
 * ``item_factors``: item factors of the whole-history model (``hidden_dimension``),
 * ``model_items``: the catalogue with interaction counts and creation times (cold items,
   exploration), ``item_tokens``: item metadata as tokens, ``context_lift``: context,
-* ``event_weights`` and ``personal_params``: how serving weighs events and blends parts.
+* ``event_weights`` and ``personal_params``: how serving weighs events and blends parts,
+* ``item_objective``: an optimizationObjective's item attribute as a percent rank.
+
+A -v2 solution's eventsConfig keeps only the listed event types (each with its own
+EVENT_VALUE threshold) for every training step, and its weights, divided by their mean,
+replace the learned per-type weights (``event_weights``); serving leaves unlisted types out
+of the history (``personal_params.other_event_weight`` = 0).
 
 Scores are computed at request time from the user's current history by the SQL macro
-``pp_personal_scores`` (``sql/serving/macros.sql``) or, for many users at once, by
-``personal.py`` with the same numbers in numpy.
+``pp_personal_scores`` (``sql/recipes/user_personalization/macros.sql``) or, for many users
+at once, by ``personal_model.py`` with the same numbers in numpy.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ NOT_CONTEXT = {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "
                "RECOMMENDATION_ID", "EVENT_ID", "SESSION_ID"}
 SEQUENCE_ITEMS = 5000      # items in the sequence model's solve (cubic); the rest use factors
 TOP_K = 200                # transition weights kept per item
+# optimizationObjective: raw += temperature * w * (the item's attribute percent rank), so an
+# item's probability is multiplied by exp(w * rank): the catalogue's highest attribute against
+# its lowest is worth a factor 10**0.5, 10 or 100 in probability. In the terms of
+# (1 - s) * log10(relative probability) + s * rank, s is 1/3, 1/2 (MEDIUM: equal emphasis), 2/3.
+OBJECTIVE_WEIGHTS = {"LOW": 0.5 * np.log(10.0), "MEDIUM": np.log(10.0), "HIGH": 2.0 * np.log(10.0)}
 
 
 def user_attribute_fields(schema: Schema) -> list[dict]:
@@ -107,12 +118,20 @@ _COLDSTART = (
 
 
 def event_weights(types: np.ndarray, type_names: list[str], values: np.ndarray | None,
-                  hp: dict) -> tuple[np.ndarray, dict]:
+                  hp: dict, configured: dict | None = None) -> tuple[np.ndarray, dict]:
     """Per-event weights (``types`` are codes into ``type_names``, -1 = none) and the
-    per-type table serving uses."""
+    per-type table serving uses.
+
+    Without ``configured``, a type weighs ``(events / events of the type)^event_type_weight_exponent``
+    (the most common type 1). ``configured`` (a -v2 eventsConfig, type -> normalised weight,
+    see :func:`configured_weights`) replaces those learned weights: the table is exactly it."""
     w = np.ones(len(types))
     table = {}
-    if type_names and (types >= 0).any():
+    if configured is not None:
+        per_type = np.array([configured.get(t, 0.0) for t in type_names] + [0.0])
+        table = dict(configured)
+        w = per_type[np.where(types >= 0, types, len(type_names))]
+    elif type_names and (types >= 0).any():
         counts = np.bincount(types[types >= 0], minlength=len(type_names)).astype(np.float64)
         per_type = np.where(counts > 0, (counts.max() / np.maximum(counts, 1)), 1.0) \
             ** hp["event_type_weight_exponent"]
@@ -122,6 +141,31 @@ def event_weights(types: np.ndarray, type_names: list[str], values: np.ndarray |
         mean = np.nanmean(np.abs(values)) or 1.0
         w = w * np.nan_to_num(np.clip(np.abs(values) / mean, 1e-3, None), nan=1.0) ** hp["event_value_exponent"]
     return w, table
+
+
+def configured_weights(events_config: list[dict] | None) -> dict | None:
+    """An eventsConfig's weights as type -> weight / (mean listed weight), rounded to 12
+    decimals so that only the ratio matters, to the bit ((0.3, 0.1) and (0.6, 0.2) both give
+    1.5 and 0.5). Types of weight 0 are left out (training drops their events)."""
+    if not events_config:
+        return None
+    mean = sum(e["weight"] for e in events_config) / len(events_config)
+    return {e["eventType"]: round(e["weight"] / mean, 12) for e in events_config if e["weight"] > 0}
+
+
+def event_params(ctx: TrainContext) -> dict:
+    """``ctx.event_params()`` plus an eventsConfig's bound lists (``_events.sql``): the types
+    of weight above 0 and their thresholds (None = no threshold)."""
+    out = ctx.event_params()
+    if ctx.events_config:
+        kept = [e for e in ctx.events_config if e["weight"] > 0]
+        out["ec_types"] = [e["eventType"] for e in kept]
+        out["ec_thresholds"] = [e["eventValueThreshold"] for e in kept]
+    return out
+
+
+def _excluded(ctx: TrainContext, dataset_type: str, name: str) -> bool:
+    return name in (ctx.excluded_columns or {}).get(dataset_type, ())
 
 
 @dataclass
@@ -140,8 +184,9 @@ def _load_events(ctx: TrainContext, low: float, high: float) -> _Loaded:
     history-length percentiles left out."""
     con = ctx.con
     con.execute(render("recipes/user_personalization/10_events.sql", schema_name=ctx.schema_name,
-                       has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value),
-                ctx.event_params())
+                       has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value,
+                       events_config=bool(ctx.events_config)),
+                event_params(ctx))
     try:
         cols = con.execute("SELECT u, i, ts, coalesce(t, -1) AS t, v FROM pp_up_events").fetchnumpy()
         type_names = [r[0] for r in con.execute(
@@ -158,15 +203,22 @@ def _load_events(ctx: TrainContext, low: float, high: float) -> _Loaded:
     used, item = np.unique(np.asarray(cols["i"], dtype=np.int64)[keep], return_inverse=True)
     id_by_idx = np.empty(int(ids["idx"].max()) + 1 if len(ids["idx"]) else 0, dtype=object)
     id_by_idx[np.asarray(ids["idx"], dtype=np.int64)] = np.asarray(ids["id"], dtype=object)
-    value = np.asarray(cols["v"], dtype=np.float64)[keep] if ctx.has_event_value else None
+    # a left-out EVENT_VALUE / EVENT_TYPE (trainingDataConfig) weighs nothing: the solution's
+    # event type and thresholds still choose the events
+    value = np.asarray(cols["v"], dtype=np.float64)[keep] \
+        if ctx.has_event_value and not _excluded(ctx, "Interactions", "EVENT_VALUE") else None
+    types = np.asarray(cols["t"], dtype=np.int64)[keep]
+    if _excluded(ctx, "Interactions", "EVENT_TYPE") and not ctx.events_config:
+        types, type_names = np.full(len(types), -1, dtype=np.int64), []
     return _Loaded(user.astype(np.int64), item.astype(np.int64), np.asarray(cols["ts"])[keep],
-                   np.asarray(cols["t"], dtype=np.int64)[keep], value, id_by_idx[used], type_names)
+                   types, value, id_by_idx[used], type_names)
 
 
 def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
     hp = ctx.hyperparameters
     data = _load_events(ctx, hp["min_user_history_length_percentile"], hp["max_user_history_length_percentile"])
-    weights, type_table = event_weights(data.type, data.type_names, data.value, hp)
+    weights, type_table = event_weights(data.type, data.type_names, data.value, hp,
+                                        configured_weights(ctx.events_config))
     ids = data.item_ids
     ev = seqmodel.Events(data.user, data.item, weights,
                          int(data.user.max()) + 1 if len(data.user) else 0, len(ids))
@@ -192,7 +244,9 @@ def train(ctx: TrainContext, *, metadata: bool, defaults: dict) -> dict:
     stats.update(users=ev.n_users, items=ev.n_items, events=len(data.user),
                  transitions=int(model.transitions.nnz), factorRank=int(model.factors.shape[1]),
                  temperature=model.temperature, eventTypeWeights=type_table, defaults=defaults,
-                 popularItems=write_popular_items(ctx))
+                 popularItems=_write_popular_items(ctx))
+    if ctx.objective:
+        stats["objective"] = {**ctx.objective, "weight": OBJECTIVE_WEIGHTS[ctx.objective["objectiveSensitivity"]]}
     if added is not None:
         stats.update(updatedFrom=ctx.base_version, newItems=added)
     return stats
@@ -265,11 +319,37 @@ def _write_model(ctx: TrainContext, model: seqmodel.Model, ids: np.ndarray, type
     for event_type, weight in type_table.items():
         con.execute("INSERT INTO pypersonalize.event_weights VALUES ($v, $t, $w)",
                     {"v": v, "t": event_type, "w": weight})
-    con.execute("INSERT INTO pypersonalize.personal_params "
-                "VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw, $mw, $uw)",
+    objective = OBJECTIVE_WEIGHTS[ctx.objective["objectiveSensitivity"]] if ctx.objective else 0.0
+    con.execute("INSERT INTO pypersonalize.personal_params (version_arn, bptt, decay, history_weight, temperature, "
+                "context_weight, impression_weight, metadata_weight, user_weight, other_event_weight, "
+                "objective_weight) VALUES ($v, $bptt, $decay, $hw, $temp, $cw, $iw, $mw, $uw, $other, $obj)",
                 {"v": v, "bptt": model.bptt, "decay": model.decay, "hw": model.history_weight,
-                 "temp": model.temperature, "cw": hp["context_weight"], "iw": hp["impression_weight"],
-                 "mw": hp["metadata_weight"], "uw": hp["user_metadata_weight"]})
+                 "temp": model.temperature, "cw": hp["context_weight"], "iw": _impression_weight(ctx),
+                 "mw": hp["metadata_weight"], "uw": hp["user_metadata_weight"],
+                 "other": 0.0 if ctx.events_config else 1.0, "obj": float(objective)})
+
+
+def _impression_weight(ctx: TrainContext) -> float:
+    """``impression_weight``, or 0 when trainingDataConfig leaves out every impression field the
+    Interactions schema has (IMPRESSION, and RECOMMENDATION_ID for implicit impressions)."""
+    inter = ctx.schemas.get("Interactions")
+    left_out = (ctx.excluded_columns or {}).get("Interactions", ())
+    has = [n for n in ("IMPRESSION", "RECOMMENDATION_ID") if inter is not None and inter.field(n) is not None]
+    given = [n for n in ("IMPRESSION", "RECOMMENDATION_ID") if n in left_out]
+    return 0.0 if given and not has else ctx.hyperparameters["impression_weight"]
+
+
+def _write_popular_items(ctx: TrainContext) -> int:
+    """The version's popular items (the fill after its own): ``popularity.write_popular_items``,
+    over the eventsConfig's events when it has one."""
+    if not ctx.events_config:
+        return write_popular_items(ctx)
+    ctx.con.execute(render("recipes/popularity/10_popular_items.sql", schema_name=ctx.schema_name,
+                           has_event_type=ctx.has_event_type, has_event_value=ctx.has_event_value,
+                           events_config=True),
+                    {"version": ctx.version_arn, **event_params(ctx)})
+    return ctx.con.execute("SELECT count(*) FROM pypersonalize.popular_items WHERE version_arn = $v",
+                           {"v": ctx.version_arn}).fetchall()[0][0]
 
 
 def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) -> dict:
@@ -300,15 +380,19 @@ def _write_catalogue(ctx: TrainContext, counts: pd.DataFrame, metadata: bool) ->
     if fields:
         con.execute(render("recipes/user_personalization/40_context_lift.sql", schema_name=ctx.schema_name,
                            fields=fields, has_event_type=ctx.has_event_type,
-                           has_event_value=ctx.has_event_value),
-                    {"version": v, **ctx.event_params()})
+                           has_event_value=ctx.has_event_value, events_config=bool(ctx.events_config)),
+                    {"version": v, **event_params(ctx)})
     users_schema = ctx.schemas.get("Users")
     user_fields = user_attribute_fields(users_schema) if users_schema is not None and metadata else []
     if user_fields:
         con.execute(render("recipes/user_personalization/50_user_lift.sql", schema_name=ctx.schema_name,
                            fields=user_fields, has_event_type=ctx.has_event_type,
-                           has_event_value=ctx.has_event_value),
-                    {"version": v, **ctx.event_params()})
+                           has_event_value=ctx.has_event_value, events_config=bool(ctx.events_config)),
+                    {"version": v, **event_params(ctx)})
+    if ctx.objective:
+        # the attribute is read from the Items table itself: it is the objective, not a feature
+        con.execute(render("recipes/user_personalization/60_item_objective.sql", schema_name=ctx.schema_name,
+                           attribute=ctx.objective["itemAttribute"]), {"version": v})
     lifts = con.execute("SELECT count(*) FILTER (WHERE NOT starts_with(field, 'Users.')), "
                         "count(*) FILTER (WHERE starts_with(field, 'Users.')) "
                         "FROM pypersonalize.context_lift WHERE version_arn = $v", {"v": v}).fetchall()[0]

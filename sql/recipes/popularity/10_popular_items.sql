@@ -2,12 +2,14 @@
 -- them (Personalize's definition); score = that share of all users in the events.
 -- Ties are broken by item id. Every recipe writes these rows: they are the fallback for
 -- unknown users and items.
--- vars: schema_name, has_event_type, has_event_value
--- params: $version, $event_type, $threshold
+-- vars: schema_name, has_event_type, has_event_value; events_config (optional, false when not
+--       given: the User-Personalization -v2 recipes pass their eventsConfig's flag)
+-- params: $version, $event_type, $threshold; with events_config $ec_types, $ec_thresholds
 {% from "recipes/_events.sql" import events %}
 INSERT INTO pypersonalize.popular_items
 WITH events AS (
-    {{ events(schema_name, has_event_type, has_event_value) | indent(4) }}
+    {{ events(schema_name, has_event_type, has_event_value,
+              events_config=events_config|default(false)) | indent(4) }}
 ), counts AS (
     SELECT ITEM_ID AS item, count(DISTINCT USER_ID) AS users FROM events GROUP BY ITEM_ID
 ), total AS (

@@ -12,6 +12,12 @@ CREATE TABLE IF NOT EXISTS pypersonalize.personal_params (
     metadata_weight   DOUBLE NOT NULL,    -- weight of the item-metadata similarity part
     user_weight       DOUBLE NOT NULL     -- weight of the user-attribute lifts (users with history)
 );
+-- files made before solution_config steered training (eventsConfig, optimizationObjective)
+-- other_event_weight: the weight of an event whose type has no event_weights row (1; 0 under
+--   an eventsConfig: unlisted types are left out of the history, as in training)
+-- objective_weight: w of optimizationObjective (0 = OFF): raw += temperature * w * item_objective.value
+ALTER TABLE pypersonalize.personal_params ADD COLUMN IF NOT EXISTS other_event_weight DOUBLE DEFAULT 1.0;
+ALTER TABLE pypersonalize.personal_params ADD COLUMN IF NOT EXISTS objective_weight DOUBLE DEFAULT 0.0;
 CREATE TABLE IF NOT EXISTS pypersonalize.model_items (
     version_arn  VARCHAR NOT NULL,
     item         VARCHAR NOT NULL,
@@ -36,6 +42,14 @@ CREATE TABLE IF NOT EXISTS pypersonalize.event_weights (
     version_arn VARCHAR NOT NULL,
     event_type  VARCHAR NOT NULL,
     weight      DOUBLE NOT NULL
+);
+-- optimizationObjective: the item attribute of every model_items row as its percent rank
+-- among the Items dataset's items (0 = lowest, 1 = highest; 0.5 for an item the Items
+-- dataset lacks). Only versions trained with an objective have rows.
+CREATE TABLE IF NOT EXISTS pypersonalize.item_objective (
+    version_arn VARCHAR NOT NULL,
+    item        VARCHAR NOT NULL,
+    value       DOUBLE NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pypersonalize.item_tokens (
     version_arn VARCHAR NOT NULL,

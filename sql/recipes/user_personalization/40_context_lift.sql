@@ -2,14 +2,16 @@
 -- field of the interactions (DEVICE = 'Tablet') than overall, as a smoothed log ratio
 -- ln(P(item | value) / P(item)), kept where the item was chosen at least twice under the
 -- value. Serving adds context_weight * lift for the values a request names.
--- vars: schema_name, fields (list of {name, is_list}), has_event_type, has_event_value
--- params: $version, $event_type, $threshold
+-- vars: schema_name, fields (list of {name, is_list}), has_event_type, has_event_value,
+--       events_config (bool: a -v2 eventsConfig)
+-- params: $version, $event_type, $threshold; with events_config $ec_types, $ec_thresholds
 {% from "recipes/_events.sql" import events %}
 {% from "recipes/user_personalization/_lift.sql" import lift_rows %}
 INSERT INTO pypersonalize.context_lift
 WITH events AS (
     {{ events(schema_name, has_event_type, has_event_value,
-              extra=fields|map(attribute="name")|map("ident")|list) | indent(4) }}
+              extra=fields|map(attribute="name")|map("ident")|list,
+              events_config=events_config) | indent(4) }}
 ), pairs AS (
 {% for f in fields %}
     SELECT {{ f.name|literal }} AS field, CAST("pp#v" AS VARCHAR) AS value, ITEM_ID AS item

@@ -7,6 +7,10 @@
 --        context is a MAP(VARCHAR, VARCHAR) of contextual fields, e.g. MAP {'DEVICE': 'Tablet'},
 --        or NULL.
 --        A user without history gets no rows (pp_recommend falls back to popular items).
+--        An event weighs its type's event_weights row, else personal_params.other_event_weight;
+--        events of weight 0 (types an eventsConfig leaves out) are not part of the history.
+--        With an optimizationObjective raw includes temperature * objective_weight * the
+--        item's item_objective value (its attribute's percent rank).
 -- The numbers are recipes/seqmodel.py's; recipes/personal_model.py computes the same in numpy.
 -- vars: recipes (the names of the recipes this folder serves)
 CREATE OR REPLACE MACRO pp_personal_scores(pp_endpoint, pp_user, pp_context) AS TABLE
@@ -16,18 +20,23 @@ WITH ep AS (
       AND e.recipe IN ({% for r in recipes %}{{ r|literal }}{{ ", " if not loop.last }}{% endfor %})
 ), params AS (
     SELECT p.* FROM pypersonalize.personal_params p, ep WHERE p.version_arn = ep.version_arn
-), hist AS (
-    SELECT h.item, h.impression, h.recommendation_id,
-           coalesce(w.weight, 1.0) AS ew,
-           row_number() OVER (ORDER BY h.ts DESC, h.seq DESC) - 1 AS pos
+), events AS (
+    -- every event of the user (impressions, and the items they chose, come from all of them)
+    SELECT h.item, h.impression, h.recommendation_id, h.ts, h.seq,
+           coalesce(w.weight, params.other_event_weight) AS ew
     -- columns renamed: a "user_id" column in scope would clash with an outer macro's
     -- user_id parameter passed in as pp_user
     FROM (SELECT a.dataset_group AS grp, a.user_id AS uid, a.item, a.event_type, a.ts, a.seq, a.impression,
                  a.recommendation_id
           FROM pypersonalize.interactions_all a) h
     JOIN ep ON h.grp = ep.dataset_group
+    CROSS JOIN params
     LEFT JOIN pypersonalize.event_weights w ON w.version_arn = ep.version_arn AND w.event_type = h.event_type
     WHERE h.uid = pp_user
+), hist AS (
+    -- the history the model reads: events of weight 0 left out
+    SELECT events.item, events.ew, row_number() OVER (ORDER BY events.ts DESC, events.seq DESC) - 1 AS pos
+    FROM events WHERE events.ew > 0
 ), win AS (
     SELECT hist.item, sum(hist.ew * pow(params.decay, hist.pos)) AS w
     FROM hist, params WHERE hist.pos < params.bptt GROUP BY hist.item
@@ -81,16 +90,16 @@ WITH ep AS (
     -- impressions of the user's events that the user never chose: explicit (IMPRESSION)
     -- and implicit (the list of the recommendation an event names)
     SELECT s.item, count(*) AS times
-    FROM (SELECT unnest(hist.impression) AS item FROM hist
+    FROM (SELECT unnest(events.impression) AS item FROM events
           UNION ALL
-          SELECT unnest(l.items) FROM hist, ep, pypersonalize.recommendation_log l
-          WHERE l.recommendation_id = hist.recommendation_id AND l.dataset_group = ep.dataset_group) s
-    WHERE s.item NOT IN (SELECT hx.item FROM hx)
+          SELECT unnest(l.items) FROM events, ep, pypersonalize.recommendation_log l
+          WHERE l.recommendation_id = events.recommendation_id AND l.dataset_group = ep.dataset_group) s
+    WHERE s.item NOT IN (SELECT events.item FROM events)
     GROUP BY s.item
 ), parts AS (
     SELECT m.item, coalesce(seq_part.s, 0) AS s, coalesce(hist_part.s, 0) AS l,
            coalesce(meta_part.m, 0) AS m, coalesce(ctx_part.lift, 0) AS lift, coalesce(shown.times, 0) AS times,
-           coalesce(user_part.ulift, 0) AS ulift, m.interactions AS pop
+           coalesce(user_part.ulift, 0) AS ulift, m.interactions AS pop, coalesce(o.value, 0) AS objective
     FROM ep
     JOIN pypersonalize.model_items m ON m.version_arn = ep.version_arn
     LEFT JOIN seq_part ON seq_part.item = m.item
@@ -99,6 +108,7 @@ WITH ep AS (
     LEFT JOIN ctx_part ON ctx_part.item = m.item
     LEFT JOIN shown ON shown.item = m.item
     LEFT JOIN user_part ON user_part.item = m.item
+    LEFT JOIN pypersonalize.item_objective o ON o.version_arn = ep.version_arn AND o.item = m.item
     WHERE m.item IN (SELECT f.item FROM pypersonalize.item_factors f
                      WHERE f.version_arn = ep.version_arn AND f.dim = 0)
       -- a user with no event of a model item (new user, only new items) gets rows only
@@ -117,7 +127,9 @@ WITH ep AS (
            -- by the temperature so that the softmax below gives those probabilities
            ELSE params.temperature * (ln((parts.pop + 1.0) / sum(parts.pop + 1.0) OVER ())
                                       + parts.ulift + params.context_weight * parts.lift)
-           END AS raw,
+           END
+           -- optimizationObjective: each probability times exp(objective_weight * percent rank)
+           + params.temperature * params.objective_weight * parts.objective AS raw,
            params.temperature AS temperature
     FROM parts, params
 ), shifted AS (
