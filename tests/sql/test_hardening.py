@@ -387,6 +387,10 @@ def test_unknown_config_keys_are_refused(served, tmp_path):
 
 def _effect(pp, table: str, key: str):
     """Two results that differ only by ``key``: proof that the key changes something."""
+    if table == "solution" and key in _STEERING:
+        return _steering_effect(pp, key)
+    if table == "recommender" and key == "trainingDataConfig":
+        return _recommender_training_data_effect(pp)
     if table == "solution":
         value = {"algorithmHyperParameters": {"popularity_discount_factor": "0.9"},
                  "featureTransformationParameters": {"min_cointeraction_count": "5"},
@@ -422,6 +426,38 @@ def _effect(pp, table: str, key: str):
     if key == "retrainingIntervalDays":
         return [pp.describe_recommender(r)["recommender"]["stale"] for r in ("with", "top")]
     return [pp.describe_recommender(r)["recommender"]["recommenderConfig"] for r in ("with", "top")]
+
+
+# solution_config keys that steer User-Personalization training: recipe and value
+_STEERING = {
+    "eventsConfig": ("aws-user-personalization-v2", {"eventParametersList": [
+        {"eventType": "Watch", "eventValueThreshold": 0.5, "weight": 1.0}, {"eventType": "Click", "weight": 0.2}]}),
+    "optimizationObjective": ("aws-user-personalization",
+                              {"itemAttribute": "CREATION_TIMESTAMP", "objectiveSensitivity": "HIGH"}),
+    "trainingDataConfig": ("aws-user-personalization", {"excludedDatasetColumns": {
+        "ITEMS": ["PRODUCT_DESCRIPTION", "GENRE_L2", "CONTENT_CLASSIFICATION"]}}),
+}
+
+
+def _steering_effect(pp, key):
+    """Two User-Personalization campaigns trained with and without ``key``: u1's lists differ."""
+    recipe, value = _STEERING[key]
+    out = []
+    for name, config in (("with", {key: value}), ("without", None)):
+        pp.create_solution(name=name, dataset_group="movies", recipe=recipe, solution_config=config)
+        version = pp.create_solution_version(name)["solutionVersionArn"]
+        pp.create_campaign(name=name, solution_version=version, campaign_config={
+            "itemExplorationConfig": {"explorationWeight": "0", "explorationItemAgeCutOff": "30"}})
+        out.append(pp.get_recommendations(campaign=name, user_id="u1", num_results=10)["itemList"])
+    return out
+
+
+def _recommender_training_data_effect(pp):
+    """Top picks with the sample's impressions left out of training (no impression penalty)
+    and without: u1's lists differ."""
+    config = {"trainingDataConfig": {"excludedDatasetColumns": {"INTERACTIONS": ["IMPRESSION"]}}}
+    pp.create_recommender(name="with", dataset_group="movies", use_case="Top picks for you", recommender_config=config)
+    return [pp.get_recommendations(recommender=r, user_id="u1", seed=1)["itemList"] for r in ("with", "picks")]
 
 
 SUPPORTED_KEYS = [("solution", k) for k, v in SOLUTION_CONFIG.items() if v != LATER] + \

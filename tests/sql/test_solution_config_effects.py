@@ -208,8 +208,10 @@ def test_event_weights_change_recommendations(shop):
 
 def test_serving_leaves_unlisted_event_types_out_of_the_history(shop, tmp_path):
     pp, _events, _items, v = shop
-    clicks = [{"eventType": "click", "itemId": f"i{6 * k}", "sentAt": T0 + 10_000_000 + k} for k in range(3)]
-    viewed = [{"eventType": "view", "itemId": f"v{k}", "sentAt": T0 + 10_000_100 + k} for k in range(4)]
+    # the views come between the second and third click: left in, they would move the clicks'
+    # recency positions unevenly
+    clicks = [{"eventType": "click", "itemId": f"i{6 * k}", "sentAt": T0 + 10_000_000 + 10 * k} for k in range(3)]
+    viewed = [{"eventType": "view", "itemId": f"v{k}", "sentAt": T0 + 10_000_011 + k} for k in range(4)]
     target = tmp_path / "copy.duckdb"
     pp.sql("CHECKPOINT")
     target.write_bytes(Path(pp.path).read_bytes())
@@ -363,6 +365,11 @@ def columns(tmp_path_factory):
             "included": train(pp, "full", "included", recipe="aws-user-personalization",
                               trainingDataConfig={"includedDatasetColumns": {"ITEMS": ["GENRE"]}}),
             "nocolor": train(pp, "nocolor", "nocolor", recipe="aws-user-personalization"),
+            "by-value": train(pp, "full", "by-value", recipe="aws-user-personalization",
+                              algorithmHyperParameters={"event_value_exponent": "1.0"}),
+            "value-out": train(pp, "full", "value-out", recipe="aws-user-personalization",
+                               algorithmHyperParameters={"event_value_exponent": "1.0"},
+                               trainingDataConfig={"excludedDatasetColumns": {"INTERACTIONS": ["EVENT_VALUE"]}}),
         }
         for key, version in versions.items():
             pp.create_campaign(name=key, solution_version=version, campaign_config=NO_EXPLORATION)
@@ -380,6 +387,14 @@ def test_a_left_out_items_column_trains_the_model_of_a_dataset_without_it(column
     for u in ("u1", "u7", "u30"):
         got = pp.get_recommendations(campaign=key, user_id=u, num_results=10)["itemList"]
         assert got == pp.get_recommendations(campaign="nocolor", user_id=u, num_results=10)["itemList"]
+
+
+def test_a_left_out_event_value_weighs_no_event(columns):
+    """event_value_exponent weighs events by EVENT_VALUE; with the column left out the model is
+    the one trained without that weighting."""
+    pp, _items, v = columns
+    same_model(pp, v["value-out"], v["full"])
+    assert not model_rows(pp, "item_factors", v["by-value"]).equals(model_rows(pp, "item_factors", v["full"]))
 
 
 def test_a_filter_on_a_left_out_column_still_works(columns):
