@@ -70,10 +70,11 @@ def text_fields(schemas: dict) -> tuple[str, list[str], bool]:
     textual = [f.name for f in items.fields if f.textual]
     if not named:
         raise InvalidInput('aws-semantic-similarity needs a string field marked "itemName": true (the '
-                           "item title) in the Items schema; it has none")
+                           "item title) in the Items schema, not left out by trainingDataConfig; it has none")
     if not textual:
         raise InvalidInput('aws-semantic-similarity needs a field marked "textual": true (the item '
-                           "description) in the Items schema; it has none")
+                           "description) in the Items schema, not left out by trainingDataConfig; "
+                           "it has none")
     return named[0], textual, items.field("CREATION_TIMESTAMP") is not None
 
 
