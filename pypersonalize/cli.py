@@ -581,6 +581,20 @@ def solution_version_describe(pp, solution_version):
     return pp.describe_solution_version(solution_version)["solutionVersion"]
 
 
+@solution_version_group.command("metrics")
+@click.argument("solution_version")
+@output_options
+def solution_version_metrics(pp, solution_version):
+    """Offline metrics of a solution version (Personalize's GetSolutionMetrics), one row each.
+
+    \b
+    Example:
+        pypersonalize solution-version metrics arn:aws:personalize:local:000000000000:solution/picks/1
+    """
+    found = pp.get_solution_metrics(solution_version)["metrics"]
+    return [{"metric": name, "value": value} for name, value in found.items()]
+
+
 # -- campaigns and recommenders ------------------------------------------------------
 
 @main.group("campaign")

@@ -116,17 +116,18 @@ class HistoryStore:
 
     @classmethod
     def load(cls, con, group: str, has_impression: bool, has_recommendation_id: bool,
-             vocab: Vocab | None = None) -> HistoryStore:
+             vocab: Vocab | None = None, events_from: str = "pypersonalize.interactions_all") -> HistoryStore:
         """Read the group's interactions, implicit-impression log and user attributes.
 
         ``vocab``: the group's vocabulary from an earlier load, kept so that the codes of
-        models bound to it stay valid."""
+        models bound to it stay valid. ``events_from``: a relation with the columns of
+        ``interactions_all`` to read instead (offline metrics: test users' older events)."""
         store = cls(group, has_impression, has_recommendation_id)
         if vocab is not None:
             store.vocab = vocab
         columns = "user_id, item, event_type, ts" + (", impression" if has_impression else "") + \
             (", recommendation_id" if has_recommendation_id else "")
-        data = con.execute(f"SELECT {columns} FROM pypersonalize.interactions_all WHERE dataset_group = $g "
+        data = con.execute(f"SELECT {columns} FROM {events_from} WHERE dataset_group = $g "
                            "ORDER BY user_id, ts, seq", {"g": group}).fetchnumpy()
         users = np.asarray(data["user_id"], dtype=object)
         n = len(users)

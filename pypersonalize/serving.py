@@ -291,6 +291,7 @@ class ServingAPI(ProjectBase):
         if version_arn:
             version = self.catalog.get("solution-version", version_arn)
             stale, reasons = self._staleness(rec, version)
+            out["modelMetrics"] = dict(version.config.get("metrics") or {})
             out.update(modelVersionArn=version_arn, lastTrainedDateTime=version.created_at,
                        stale=stale, staleReasons=reasons)
         return {"recommender": out}

@@ -233,6 +233,19 @@ class SolutionsAPI(ProjectBase):
                           threshold=rec.config.get("eventValueThreshold"), mode=mode, base_version=base)
         return {"solutionVersionArn": arn}
 
+    def get_solution_metrics(self, solution_version: str) -> dict:
+        """Personalize's GetSolutionMetrics: the offline metrics taken when the version trained
+        (see README "Offline metrics"); an empty map when the data could not give them
+        (``describe_solution_version``'s ``evaluation.skipped`` says why).
+
+        >>> pp.get_solution_metrics(arn)["metrics"]["normalized_discounted_cumulative_gain_at_10"]  # doctest: +SKIP
+        0.1834
+        """
+        rec = self.catalog.get("solution-version", solution_version)
+        if rec.status != "ACTIVE" and rec.status != "INACTIVE":
+            raise InvalidInput(f"solution version {rec.name!r} is {rec.status}; it has no metrics")
+        return {"solutionVersionArn": rec.arn, "metrics": dict(rec.config.get("metrics") or {})}
+
     def describe_solution_version(self, solution_version: str) -> dict:
         return {"solutionVersion": self._version_dict(self.catalog.get("solution-version", solution_version))}
 
@@ -251,7 +264,8 @@ class SolutionsAPI(ProjectBase):
                "lastUpdatedDateTime": rec.updated_at,
                "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
         out["solutionConfig"].update(_steering(c))
-        for key in ("eventType", "trainingSeconds", "dataCounts", "modelStats"):
+        for key in ("eventType", "trainingSeconds", "dataCounts", "modelStats", "evaluation", "tunedHPOParams",
+                    "hpoTrials"):
             if c.get(key) is not None:
                 out[key] = c[key]
         if rec.failure_reason:

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from . import datacheck
+from . import datacheck, evaluation
 from .base import ProjectBase
 from .catalog import Record
 from .errors import InvalidInput, PypersonalizeError
@@ -49,6 +49,8 @@ class TrainingAPI(ProjectBase):
                 raise InvalidInput("not enough data to train: " + "; ".join(report["problems"]))
             inter = schemas["Interactions"]
             excluded = owner.config.get("excludedColumns") or {}
+            config.update(self._offline_metrics(owner, group, recipe, hyperparameters, event_type, threshold,
+                                                schemas, session_gap, mode, base_version))
             ctx = TrainContext(con=self.con, schema_name=group.name, version_arn=arn,
                                hyperparameters=hyperparameters, event_type=event_type,
                                event_value_threshold=threshold,
@@ -75,6 +77,30 @@ class TrainingAPI(ProjectBase):
             raise PypersonalizeError(f"training failed: {reason}") from None
         self.progress.step(f"trained {owner.name} version {number} in {config['trainingSeconds']}s")
         return arn
+
+    def _offline_metrics(self, owner: Record, group: Record, recipe, hyperparameters: dict, event_type,
+                         threshold, schemas: dict, session_gap, mode: str, base_version) -> dict:
+        """The version's ``metrics`` and ``evaluation`` (evaluation.py), taken before the final
+        model trains on all the data. UPDATE versions keep their FULL version's metrics, as
+        Personalize's updates make none."""
+        if mode == "UPDATE" and base_version:
+            base = self.catalog.get("solution-version", base_version).config
+            return {"metrics": base.get("metrics", {}),
+                    "evaluation": {"fromVersion": base_version, **({"skipped": base["evaluation"]["skipped"]}
+                                   if "skipped" in base.get("evaluation", {}) else {})}}
+        with self.progress.bar(f"offline metrics of {recipe.name} for {owner.name}"):
+            try:
+                result = evaluation.evaluate(self, group=group, recipe_name=recipe.name,
+                                             hyperparameters=hyperparameters, event_type=event_type,
+                                             threshold=threshold, settings=owner.config, schemas=schemas,
+                                             session_gap=session_gap)
+            except evaluation.SkipMetrics as exc:
+                return {"metrics": {}, "evaluation": {"skipped": str(exc)}}
+            except (PypersonalizeError, duckdb.Error) as exc:
+                reason = " ".join(str(exc).split())
+                return {"metrics": {}, "evaluation": {"skipped": f"the held-out model did not train: {reason}"}}
+        self.progress.step(f"offline metrics in {result['evaluation']['seconds']}s")
+        return result
 
     def _data_state(self, group: Record) -> dict:
         """What a model was trained on: enough to tell later whether the data changed."""
