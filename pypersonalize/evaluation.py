@@ -35,7 +35,7 @@ import pandas as pd
 from . import metrics
 from .engine import EngineState, Pipeline
 from .histories import HistoryStore, Vocab
-from .recipes import RECIPES, Request, TrainContext
+from .recipes import RECIPES, TrainContext
 from .recipes.base import RecipeType
 from .solution_config import training_schemas
 from .sqlkit import execute_all, quote_ident, render

@@ -83,7 +83,7 @@ def test_segment_split_holds_out_each_users_newest_fifth(trained):
     with pypersonalize.open(path, quiet=True, read_only=True) as pp:
         ev = _events(pp)
     split = evaluation.interaction_split(ev)
-    for user, mine in list(ev.sort_values(["ts", "seq"]).groupby("user"))[:50]:
+    for _user, mine in list(ev.sort_values(["ts", "seq"]).groupby("user"))[:50]:
         n_truth = min(math.floor(0.2 * len(mine) + 0.5), len(mine) - 1)
         assert set(split.train_rows) & set(mine["seq"]) == set(mine["seq"].iloc[:len(mine) - n_truth])
 
