@@ -183,11 +183,12 @@ def time_split(ev: pd.DataFrame, interval: int) -> Split:
 
 def evaluate(pp, *, group, recipe_name: str, hyperparameters: dict, event_type, threshold, settings: dict,
              schemas: dict, session_gap=None, role: str = "test", budget: float = 1.0, seed: int = SEED,
-             ev: pd.DataFrame | None = None, full: bool = True) -> dict:
+             ev: pd.DataFrame | None = None, full: bool = True, schema: str = SCHEMA) -> dict:
     """``{"metrics": {...}, "evaluation": {...}}`` of a model trained on the held-out split.
 
     ``settings``: the solution's eventsConfig / optimizationObjective / excludedColumns.
-    ``full=False`` (HPO trials) skips the baseline and the long-tail shares."""
+    ``full=False`` (HPO trials) skips the baseline and the long-tail shares; ``schema`` names
+    the rolled-back holdout schema (parallel trials each take their own)."""
     start = time.perf_counter()
     recipe = RECIPES[recipe_name]
     con = pp.con
@@ -202,15 +203,15 @@ def evaluate(pp, *, group, recipe_name: str, hyperparameters: dict, event_type, 
     else:
         split = user_split(ev, seed, role, budget)
     inter = schemas["Interactions"]
-    arn = f"{group.arn}/{SCHEMA}"
+    arn = f"{group.arn}/{schema}"
     excluded = settings.get("excludedColumns") or {}
     others = [t for t in ("items", "users", "user_ids", "item_ids") if _exists(con, group.name, t)]
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("pp#train_rows", pd.DataFrame({"seq": split.train_rows}))
         con.register("pp#input_rows", pd.DataFrame({"seq": split.input_rows}))
-        execute_all(con, render("metrics/holdout_schema.sql", schema=SCHEMA, group=group.name, others=others))
-        ctx = TrainContext(con=con, schema_name=SCHEMA, version_arn=arn, hyperparameters=hyperparameters,
+        execute_all(con, render("metrics/holdout_schema.sql", schema=schema, group=group.name, others=others))
+        ctx = TrainContext(con=con, schema_name=schema, version_arn=arn, hyperparameters=hyperparameters,
                            event_type=event_type, event_value_threshold=threshold,
                            has_event_type=inter.field("EVENT_TYPE") is not None,
                            has_event_value=inter.field("EVENT_VALUE") is not None, session_gap=session_gap,
@@ -219,7 +220,7 @@ def evaluate(pp, *, group, recipe_name: str, hyperparameters: dict, event_type, 
                            objective=settings.get("optimizationObjective"), excluded_columns=excluded)
         recipe.train(ctx)
         trained = time.perf_counter() - start
-        scored = _score(pp, group, recipe, arn, split, schemas, inter)
+        scored = _score(pp, group, recipe, arn, split, inter, schema)
         if kind == RecipeType.USER_SEGMENTATION:
             out = _segment_metrics(recipe, con, arn, split, seed)
         elif split.cutoff is not None:
@@ -253,7 +254,7 @@ class Scored:
     store: HistoryStore
 
 
-def _score(pp, group, recipe, arn: str, split: Split, schemas: dict, inter) -> Scored | None:
+def _score(pp, group, recipe, arn: str, split: Split, inter, schema: str) -> Scored | None:
     """The held-out users' top K, answered by the serving engine's pipeline."""
     if recipe.recipe_type == RecipeType.USER_SEGMENTATION:
         return None
@@ -262,7 +263,7 @@ def _score(pp, group, recipe, arn: str, split: Split, schemas: dict, inter) -> S
     vocab = Vocab()
     store = HistoryStore.load(con, group.name, inter.field("IMPRESSION") is not None,
                               inter.field("RECOMMENDATION_ID") is not None, vocab,
-                              events_from=f"{quote_ident(SCHEMA)}.input")
+                              events_from=f"{quote_ident(schema)}.input")
     state.vocabs[group.name] = vocab
     state.stores[group.name] = (0, store)
     pipe = Pipeline(pp, state)

@@ -183,7 +183,7 @@ def segment_metrics(predicted: list[np.ndarray], actual: list[np.ndarray], k: in
         truth = set(np.asarray(act).tolist())
         if not truth:
             continue
-        top = list(dict.fromkeys(np.asarray(pred).tolist()))[:k]
+        top = [u for u in dict.fromkeys(np.asarray(pred).tolist()) if u >= 0][:k]
         hit = sum(1 for u in top if u in truth)
         hits.append(hit)
         recalls.append(hit / min(k, len(truth)))

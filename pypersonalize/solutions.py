@@ -18,6 +18,7 @@ from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
 from .numbers import finite
 from .recipes import RECIPES, get_recipe, summaries, summary
 from .solution_config import events_config, optimization_objective, training_data_config
+from .tuning import automl_candidates, hpo_plan
 
 TRAINING_MODES = ("FULL", "UPDATE")
 AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7 days)
@@ -52,7 +53,7 @@ class SolutionsAPI(ProjectBase):
     # -- solutions ------------------------------------------------------------------
 
     @writes
-    def create_solution(self, name: str, dataset_group: str, recipe: str,
+    def create_solution(self, name: str, dataset_group: str, recipe: str | None = None,
                         hyperparameters: dict | None = None, event_type: str | None = None,
                         event_value_threshold: float | str | None = None,
                         solution_config: dict | None = None, perform_auto_training: bool = False,
@@ -66,27 +67,58 @@ class SolutionsAPI(ProjectBase):
         ``hyperparameters`` may also come as Personalize's ``solution_config``
         (``algorithmHyperParameters``, ``featureTransformationParameters``,
         ``eventValueThreshold``), values as strings or numbers.
+
+        ``perform_hpo`` searches the HPO-tunable hyperparameters on a validation split at each
+        FULL training (``solution_config.hpoConfig``, see README "Tuning");
+        ``perform_auto_ml`` (``recipe`` left out) trains every recipe of
+        ``autoMLConfig.recipeList`` with HPO and keeps the best.
+
+        >>> pp.create_solution("tuned", "shop", "aws-user-personalization", perform_hpo=True,
+        ...     solution_config={"hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "8"}}})  # doctest: +SKIP
         """
         check_name(name, "solution")
-        for flag, value in (("perform_hpo", perform_hpo), ("perform_auto_ml", perform_auto_ml)):
-            if value:
-                raise InvalidInput(f"{flag} is not supported yet")
+        for flag, value in (("perform_hpo", perform_hpo), ("perform_auto_ml", perform_auto_ml),
+                            ("perform_auto_training", perform_auto_training)):
+            if not isinstance(value, bool):
+                raise InvalidInput(f"{flag} must be true or false")
         group = self.catalog.get("dataset-group", dataset_group)
-        r = get_recipe(recipe)
         config = check_keys(solution_config, SOLUTION_CONFIG, "solution_config")
+        if "hpoConfig" in config and not (perform_hpo or perform_auto_ml):
+            raise InvalidInput("solution_config.hpoConfig is given but perform_hpo is false")
+        if "autoMLConfig" in config and not perform_auto_ml:
+            raise InvalidInput("solution_config.autoMLConfig is given but perform_auto_ml is false")
+        candidates = None
+        if perform_auto_ml:
+            automl_metric, candidates = automl_candidates(config.get("autoMLConfig"), recipe)
+            recipe = candidates[0]
+        elif recipe is None:
+            raise InvalidInput("create_solution needs a recipe (or perform_auto_ml=True to choose one)")
+        r = get_recipe(recipe)
         for key in ("algorithmHyperParameters", "featureTransformationParameters"):
             if not isinstance(config.get(key, {}), dict):
                 raise InvalidInput(f"solution_config.{key} must be an object of name -> value")
         merged = {**config.get("featureTransformationParameters", {}),
                   **config.get("algorithmHyperParameters", {}), **(hyperparameters or {})}
         resolved = r.resolve_hyperparameters(merged)
+        tuning = {}
+        if perform_hpo or perform_auto_ml:
+            for candidate in candidates or [r.name]:
+                get_recipe(candidate).resolve_hyperparameters(merged)
+                hpo_plan(config.get("hpoConfig"), get_recipe(candidate), merged)
+            tuning = {"performHPO": True, "hpoConfig": config.get("hpoConfig") or {},
+                      "explicitHyperparameters": merged}
+        if perform_auto_ml:
+            hpo_metric = ((config.get("hpoConfig") or {}).get("hpoObjective") or {}).get("metricName")
+            if hpo_metric is not None and hpo_metric != automl_metric:
+                raise InvalidInput(f"autoMLConfig.metricName {automl_metric!r} and hpoConfig.hpoObjective.metricName "
+                                   f"{hpo_metric!r} differ: AutoML compares its candidates by one metric")
+            tuning.update(performAutoML=True, autoMLConfig={"metricName": automl_metric,
+                                                            "recipeList": [get_recipe(c).arn for c in candidates]})
         threshold = event_value_threshold if event_value_threshold is not None \
             else config.get("eventValueThreshold")
         if threshold is not None:
             threshold = finite(threshold, "event_value_threshold")
         self._check_event_fields(group, event_type, threshold)
-        if not isinstance(perform_auto_training, bool):
-            raise InvalidInput("perform_auto_training must be true or false")
         days = auto_training_days(config.get("autoTrainingConfig"))
         requested = str(recipe).rsplit("/", 1)[-1]
         schemas = self._schemas_of(group)
@@ -107,7 +139,7 @@ class SolutionsAPI(ProjectBase):
             "requestedRecipe": requested,
             "eventType": event_type, "eventValueThreshold": threshold,
             "performAutoTraining": perform_auto_training, "autoTrainingDays": days,
-            **{k: v for k, v in steering.items() if v}})
+            **{k: v for k, v in steering.items() if v}, **tuning})
         return {"solutionArn": arn}
 
     @writes
@@ -190,6 +222,14 @@ class SolutionsAPI(ProjectBase):
                "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at,
                "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
         out["performAutoTraining"] = bool(c.get("performAutoTraining"))
+        out["performHPO"] = bool(c.get("performHPO"))
+        out["performAutoML"] = bool(c.get("performAutoML"))
+        if c.get("performHPO"):
+            out["solutionConfig"]["hpoConfig"] = c.get("hpoConfig") or {}
+        if c.get("performAutoML"):
+            out["solutionConfig"]["autoMLConfig"] = c["autoMLConfig"]
+            if c.get("autoMLResult"):
+                out["autoMLResult"] = c["autoMLResult"]
         if c.get("performAutoTraining"):
             out["solutionConfig"]["autoTrainingConfig"] = {
                 "schedulingExpression": f"rate({c.get('autoTrainingDays', AUTO_TRAINING_DAYS)} days)"}
@@ -265,7 +305,7 @@ class SolutionsAPI(ProjectBase):
                "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
         out["solutionConfig"].update(_steering(c))
         for key in ("eventType", "trainingSeconds", "dataCounts", "modelStats", "evaluation", "tunedHPOParams",
-                    "hpoTrials"):
+                    "hpoTrials", "hpo", "autoMLCandidates", "autoMLResult"):
             if c.get(key) is not None:
                 out[key] = c[key]
         if rec.failure_reason:

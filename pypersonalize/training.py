@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from . import datacheck, evaluation
+from . import datacheck, evaluation, tuning
 from .base import ProjectBase
 from .catalog import Record
 from .errors import InvalidInput, PypersonalizeError
@@ -47,6 +47,9 @@ class TrainingAPI(ProjectBase):
                                             event_type, threshold)
             if not report["meetsMinimum"]:
                 raise InvalidInput("not enough data to train: " + "; ".join(report["problems"]))
+            if mode == "FULL" and owner.kind == "solution" and owner.config.get("performHPO"):
+                recipe, hyperparameters = self._tune(owner, group, recipe, hyperparameters, event_type,
+                                                     threshold, schemas, session_gap, config)
             inter = schemas["Interactions"]
             excluded = owner.config.get("excludedColumns") or {}
             config.update(self._offline_metrics(owner, group, recipe, hyperparameters, event_type, threshold,
@@ -67,6 +70,10 @@ class TrainingAPI(ProjectBase):
                               dataCounts=report["interactions"])
                 self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
                                  dataset_group_arn=group.arn, parent_arn=owner.arn, config=config)
+                if config.get("autoMLResult"):
+                    self.catalog.update(owner, config={**owner.config, "recipe": recipe.name,
+                                                       "recipeArn": recipe.arn,
+                                                       "autoMLResult": config["autoMLResult"]})
         except (PypersonalizeError, duckdb.Error) as exc:
             reason = " ".join(str(exc).split())
             self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
@@ -77,6 +84,23 @@ class TrainingAPI(ProjectBase):
             raise PypersonalizeError(f"training failed: {reason}") from None
         self.progress.step(f"trained {owner.name} version {number} in {config['trainingSeconds']}s")
         return arn
+
+    def _tune(self, owner: Record, group: Record, recipe, hyperparameters: dict, event_type, threshold,
+              schemas: dict, session_gap, config: dict):
+        """HPO (and AutoML) before the version trains (tuning.py); ``config`` gets the trials."""
+        with self.progress.bar(f"tuning {owner.name}"):
+            try:
+                name, tuned, extra = tuning.tune(self, owner=owner, group=group, recipe_name=recipe.name,
+                                                 hyperparameters=hyperparameters, event_type=event_type,
+                                                 threshold=threshold, schemas=schemas, session_gap=session_gap)
+            except evaluation.SkipMetrics as exc:
+                config["hpo"] = {"skipped": f"no validation split: {exc}; trained with the given hyperparameters"}
+                return recipe, hyperparameters
+        recipe = RECIPES[name]
+        config.update(extra, recipeArn=recipe.arn, recipe=recipe.name, hyperparameters=tuned)
+        self.progress.step(f"tuned {owner.name}: {recipe.name}, {extra['hpo']['metricName']} "
+                           f"{extra['hpo']['bestValidationMetric']:.4f} on validation")
+        return recipe, tuned
 
     def _offline_metrics(self, owner: Record, group: Record, recipe, hyperparameters: dict, event_type,
                          threshold, schemas: dict, session_gap, mode: str, base_version) -> dict:

@@ -51,6 +51,7 @@ class Hyperparameter:
     doc: str = ""
     choices: tuple = ()            # for str hyperparameters: the allowed values
     aliases: tuple = ()            # other names accepted for it (e.g. a -v2 recipe's name)
+    search: tuple | None = None    # HPO's range (low, high, log scale) when hpoConfig gives none
 
     def parse(self, value: Any) -> Any:
         """Accept Personalize's string form ("0.5", "true") or a Python value."""
@@ -88,6 +89,8 @@ class Hyperparameter:
         out = {"name": self.name, "type": self.type.__name__, "default": self.default,
                "range": list(self.choices) if self.choices else [self.low, self.high],
                "hpoTunable": self.tunable, "kind": self.kind, "description": self.doc}
+        if self.tunable and self.search:
+            out["hpoDefaultRange"] = list(self.search[:2])
         if self.aliases:
             out["aliases"] = list(self.aliases)
         return out

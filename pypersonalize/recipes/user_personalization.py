@@ -71,14 +71,14 @@ def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
             doc="users with fewer events than this percentile are left out of training"),
         _hp("max_user_history_length_percentile", float, 0.99, 0.0, 1.0, kind="featurization",
             doc="users with more events than this percentile (bots) are left out of training"),
-        _hp("recency_decay", float, 0.9, 0.01, 1.0,
+        _hp("recency_decay", float, 0.9, 0.01, 1.0, tunable=True, search=(0.5, 1.0, False),
             doc="pypersonalize: the per-event decay recency_mask applies"),
-        _hp("history_weight", float, 0.7, 0.0, 10.0,
+        _hp("history_weight", float, 0.7, 0.0, 10.0, tunable=True, search=(0.1, 3.0, True),
             doc="pypersonalize: weight of the whole-history part against the sequence part"),
-        _hp("popularity_exponent", float, 0.25, 0.0, 1.0,
+        _hp("popularity_exponent", float, 0.25, 0.0, 1.0, tunable=True, search=(0.0, 0.6, False),
             doc="pypersonalize: the history factors are fitted on item columns scaled by "
                 "(interactions)^-x, so that they capture taste rather than popularity"),
-        _hp("l2_regularization", float, 0.7, 0.0001, 100.0,
+        _hp("l2_regularization", float, 0.7, 0.0001, 100.0, tunable=True, search=(0.05, 20.0, True),
             doc="pypersonalize: ridge penalty of the sequence model, relative to the mean "
                 "diagonal of its Gram matrix"),
         _hp("event_type_weight_exponent", float, 0.5, 0.0, 2.0,

@@ -355,11 +355,14 @@ def test_solution_config_keys_not_built_yet_are_refused(served, tmp_path, key):
         assert pp.list_solutions()["solutions"] == []
 
 
-@pytest.mark.parametrize("flag", ["perform_hpo", "perform_auto_ml"])
-def test_hpo_and_automl_flags_are_refused(served, tmp_path, flag):
+@pytest.mark.parametrize("key,flag", [("hpoConfig", "perform_hpo"), ("autoMLConfig", "perform_auto_ml")])
+def test_tuning_configs_without_their_flag_are_refused(served, tmp_path, key, flag):
     with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
-        with pytest.raises(pypersonalize.InvalidInput, match=f"{flag} is not supported yet"):
-            pp.create_solution(name="s", dataset_group="movies", recipe="aws-sims", **{flag: True})
+        with pytest.raises(pypersonalize.InvalidInput, match=f"{key} is given but {flag} is false"):
+            pp.create_solution(name="s", dataset_group="movies", recipe="aws-sims", solution_config={key: {}})
+        with pytest.raises(pypersonalize.InvalidInput, match=f"{flag} must be true or false"):
+            pp.create_solution(name="s", dataset_group="movies", recipe="aws-sims", **{flag: "yes"})
+        assert pp.list_solutions()["solutions"] == []
 
 
 @pytest.mark.parametrize("table,key", [("campaign", k) for k in _later(CAMPAIGN_CONFIG)]
@@ -391,6 +394,8 @@ def _effect(pp, table: str, key: str):
         return _steering_effect(pp, key)
     if table == "recommender" and key == "trainingDataConfig":
         return _recommender_training_data_effect(pp)
+    if table == "solution" and key in ("hpoConfig", "autoMLConfig"):
+        return _tuning_effect(pp, key)
     if table == "solution":
         value = {"algorithmHyperParameters": {"popularity_discount_factor": "0.9"},
                  "featureTransformationParameters": {"min_cointeraction_count": "5"},
@@ -449,6 +454,32 @@ def _steering_effect(pp, key):
         pp.create_campaign(name=name, solution_version=version, campaign_config={
             "itemExplorationConfig": {"explorationWeight": "0", "explorationItemAgeCutOff": "30"}})
         out.append(pp.get_recommendations(campaign=name, user_id="u1", num_results=10)["itemList"])
+    return out
+
+
+def _tuning_effect(pp, key):
+    """hpoConfig: the searched range decides the version's hyperparameters; autoMLConfig: the
+    recipe list decides the version's recipe."""
+    out = []
+    for name, value in (("low", 0.0), ("high", 1.0)):
+        if key == "hpoConfig":
+            config = {"hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"},
+                                    "algorithmHyperParameterRanges": {
+                                        "integerHyperParameterRanges": [],
+                                        "continuousHyperParameterRanges": [
+                                            {"name": "popularity_discount_factor", "minValue": value,
+                                             "maxValue": value}],
+                                        "categoricalHyperParameterRanges": []}}}
+            pp.create_solution(name=name, dataset_group="movies", recipe="aws-sims", perform_hpo=True,
+                               solution_config=config)
+        else:
+            recipe = "aws-hrnn" if value else "aws-user-personalization"
+            config = {"autoMLConfig": {"recipeList": [f"arn:aws:personalize:::recipe/{recipe}"]},
+                      "hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "1"}}}
+            pp.create_solution(name=name, dataset_group="movies", perform_auto_ml=True, solution_config=config)
+        version = pp.describe_solution_version(pp.create_solution_version(name)["solutionVersionArn"])
+        v = version["solutionVersion"]
+        out.append((v["recipeArn"], v["solutionConfig"]["algorithmHyperParameters"]))
     return out
 
 
