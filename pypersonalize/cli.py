@@ -466,7 +466,7 @@ def solution_group():
 @solution_group.command("create")
 @click.argument("name")
 @click.option("--dataset-group", required=True)
-@click.option("--recipe", required=True, help="Recipe name or ARN, e.g. aws-sims.")
+@click.option("--recipe", default=None, help="Recipe name or ARN, e.g. aws-sims (left out with --perform-auto-ml).")
 @click.option("--hp", "hyperparameters", multiple=True, metavar="NAME=VALUE",
               help="A hyperparameter; repeat for more.")
 @click.option("--event-type", default=None, help="Train only on this event type.")
@@ -474,22 +474,48 @@ def solution_group():
               help="Train only on events with EVENT_VALUE >= this.")
 @click.option("--auto-training-days", type=int, default=None,
               help="performAutoTraining every N days (1..30), run by `refresh`.")
+@click.option("--solution-config", "solution_config", default=None, metavar="JSON|FILE",
+              help="Personalize's solutionConfig as JSON or a JSON file (hpoConfig, eventsConfig, ...).")
+@click.option("--perform-hpo", is_flag=True, help="Tune the HPO-tunable hyperparameters (hpoConfig).")
+@click.option("--perform-auto-ml", is_flag=True, help="Choose the recipe (autoMLConfig.recipeList), with HPO.")
 @output_options
 def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type, event_value_threshold,
-                    auto_training_days):
+                    auto_training_days, solution_config, perform_hpo, perform_auto_ml):
     """Create a solution (a recipe with its settings) for a dataset group.
 
     \b
-    Example:
+    Examples:
         pypersonalize solution create related --dataset-group movies --recipe aws-sims \\
             --hp min_cointeraction_count=2 --event-type Watch
+        pypersonalize solution create tuned --dataset-group movies --recipe aws-sims --perform-hpo \\
+            --solution-config '{"hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "8"}}}'
     """
+    config = _json_or_file(solution_config, "--solution-config") if solution_config else {}
+    if auto_training_days is not None:
+        config["autoTrainingConfig"] = {"schedulingExpression": f"rate({auto_training_days} days)"}
     return pp.create_solution(name=name, dataset_group=dataset_group, recipe=recipe,
                               hyperparameters=_parse_pairs(hyperparameters, "--hp"),
                               event_type=event_type, event_value_threshold=event_value_threshold,
                               perform_auto_training=auto_training_days is not None,
-                              solution_config=None if auto_training_days is None else {
-                                  "autoTrainingConfig": {"schedulingExpression": f"rate({auto_training_days} days)"}})
+                              solution_config=config or None, perform_hpo=perform_hpo,
+                              perform_auto_ml=perform_auto_ml)
+
+
+def _json_or_file(text: str, hint: str) -> dict:
+    """A JSON object given inline or as the path of a file holding one."""
+    source = text
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        if not path.is_file():
+            raise click.BadParameter(f"neither a JSON object nor a file: {text[:60]!r}", param_hint=hint)
+        source = path.read_text(encoding="utf-8")
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=hint) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint=hint)
+    return value
 
 
 @solution_group.command("list")

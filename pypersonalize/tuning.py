@@ -51,14 +51,24 @@ class Range:
     values: tuple = ()
     log: bool = False
 
+    def holds(self, value) -> bool:
+        if self.kind == "categorical":
+            return value in self.values
+        return self.low <= value <= self.high
+
     def sample(self, rng: np.random.Generator):
         if self.kind == "categorical":
             return self.values[int(rng.integers(len(self.values)))]
+        log = self.log and self.low > 0
         if self.kind == "integer":
+            if log:
+                drawn = math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))
+                return int(min(max(math.floor(drawn), self.low), self.high))
             return int(rng.integers(int(self.low), int(self.high) + 1))
-        if self.log and self.low > 0:
-            return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-        return float(rng.uniform(self.low, self.high))
+        drawn = math.exp(rng.uniform(math.log(self.low), math.log(self.high))) if log \
+            else rng.uniform(self.low, self.high)
+        # four significant digits: finer steps change nothing measurable and read badly
+        return float(min(max(float(f"{drawn:.4g}"), self.low), self.high))
 
 
 @dataclass(frozen=True)
@@ -281,12 +291,27 @@ class Search:
         evaluation.user_split(self.ev, seed, role="validation")     # SkipMetrics early when too small
 
     def configurations(self) -> list[dict]:
+        """``jobs`` distinct configurations: the given hyperparameters first when the ranges hold
+        them (so HPO never keeps something worse on validation than no HPO), then random draws."""
         rng = np.random.default_rng(self.seed)
         seen, out = set(), []
-        for _ in range(self.plan.jobs * 20):
+        start = {r.name: self.base[r.name] for r in self.plan.ranges}
+        near = all(r.holds(start[r.name]) for r in self.plan.ranges)
+        if near:
+            seen.add(tuple(sorted(start.items())))
+            out.append(start)
+        for k in range(self.plan.jobs * 20):
             if len(out) == self.plan.jobs:
                 break
-            hps = {r.name: r.sample(rng) for r in self.plan.ranges}
+            if near and k % 2 == 0 and len(self.plan.ranges) > 1:
+                # a neighbour: one or two hyperparameters of the start point redrawn (defaults
+                # are usually close to good; a random point in 7 dimensions rarely is)
+                moved = rng.choice(len(self.plan.ranges), size=min(2, int(rng.integers(1, 3))), replace=False)
+                hps = dict(start)
+                for j in moved:
+                    hps[self.plan.ranges[j].name] = self.plan.ranges[j].sample(rng)
+            else:
+                hps = {r.name: r.sample(rng) for r in self.plan.ranges}
             key = tuple(sorted(hps.items()))
             if key in seen:
                 continue             # a small categorical space has fewer distinct points

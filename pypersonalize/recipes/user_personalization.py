@@ -60,9 +60,9 @@ def _hp(name, type_, default, low=None, high=None, tunable=False, kind="algorith
 
 def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
     return (
-        _hp("hidden_dimension", int, hidden_dimension, 32, 256, True,
+        _hp("hidden_dimension", int, hidden_dimension, 32, 256, True, search=(32, 192, True),
             doc="rank of the whole-history factor model (item factors)"),
-        _hp("bptt", int, 32, 2, 32, True,
+        _hp("bptt", int, 32, 2, 32, True, search=(8, 32, False),
             doc="how many of the user's most recent events the sequence model reads"),
         _hp("recency_mask", bool, True, tunable=True, aliases=("apply_recency_bias",),
             doc="true: the k-th most recent event weighs recency_decay^k; false: all bptt events "
@@ -71,14 +71,14 @@ def _common(hidden_dimension: int) -> tuple[Hyperparameter, ...]:
             doc="users with fewer events than this percentile are left out of training"),
         _hp("max_user_history_length_percentile", float, 0.99, 0.0, 1.0, kind="featurization",
             doc="users with more events than this percentile (bots) are left out of training"),
-        _hp("recency_decay", float, 0.9, 0.01, 1.0, tunable=True, search=(0.5, 1.0, False),
+        _hp("recency_decay", float, 0.9, 0.01, 1.0, tunable=True, search=(0.8, 1.0, False),
             doc="pypersonalize: the per-event decay recency_mask applies"),
-        _hp("history_weight", float, 0.7, 0.0, 10.0, tunable=True, search=(0.1, 3.0, True),
+        _hp("history_weight", float, 0.7, 0.0, 10.0, tunable=True, search=(0.1, 1.5, True),
             doc="pypersonalize: weight of the whole-history part against the sequence part"),
-        _hp("popularity_exponent", float, 0.25, 0.0, 1.0, tunable=True, search=(0.0, 0.6, False),
+        _hp("popularity_exponent", float, 0.25, 0.0, 1.0, tunable=True, search=(0.1, 0.7, False),
             doc="pypersonalize: the history factors are fitted on item columns scaled by "
                 "(interactions)^-x, so that they capture taste rather than popularity"),
-        _hp("l2_regularization", float, 0.7, 0.0001, 100.0, tunable=True, search=(0.05, 20.0, True),
+        _hp("l2_regularization", float, 0.7, 0.0001, 100.0, tunable=True, search=(0.1, 5.0, True),
             doc="pypersonalize: ridge penalty of the sequence model, relative to the mean "
                 "diagonal of its Gram matrix"),
         _hp("event_type_weight_exponent", float, 0.5, 0.0, 2.0,
