@@ -18,7 +18,7 @@ from .errors import InvalidInput, ResourceAlreadyExists, ResourceInUse
 from .numbers import finite
 from .recipes import RECIPES, get_recipe, summaries, summary
 from .solution_config import events_config, optimization_objective, training_data_config
-from .tuning import automl_candidates, hpo_plan
+from .tuning import DEFAULT_METRIC, automl_candidates, hpo_plan
 
 TRAINING_MODES = ("FULL", "UPDATE")
 AUTO_TRAINING_DAYS = 7       # Personalize's default schedulingExpression rate(7 days)
@@ -109,7 +109,9 @@ class SolutionsAPI(ProjectBase):
                       "explicitHyperparameters": merged}
         if perform_auto_ml:
             hpo_metric = ((config.get("hpoConfig") or {}).get("hpoObjective") or {}).get("metricName")
-            if hpo_metric is not None and hpo_metric != automl_metric:
+            if automl_metric is None:
+                automl_metric = hpo_metric or DEFAULT_METRIC
+            elif hpo_metric is not None and hpo_metric != automl_metric:
                 raise InvalidInput(f"autoMLConfig.metricName {automl_metric!r} and hpoConfig.hpoObjective.metricName "
                                    f"{hpo_metric!r} differ: AutoML compares its candidates by one metric")
             tuning.update(performAutoML=True, autoMLConfig={"metricName": automl_metric,
@@ -220,7 +222,7 @@ class SolutionsAPI(ProjectBase):
         out = {"name": rec.name, "solutionArn": rec.arn, "recipeArn": c["recipeArn"],
                "datasetGroupArn": rec.dataset_group_arn, "status": rec.status,
                "creationDateTime": rec.created_at, "lastUpdatedDateTime": rec.updated_at,
-               "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
+               "solutionConfig": {"algorithmHyperParameters": {k: _hp_text(v) for k, v in c["hyperparameters"].items()}}}
         out["performAutoTraining"] = bool(c.get("performAutoTraining"))
         out["performHPO"] = bool(c.get("performHPO"))
         out["performAutoML"] = bool(c.get("performAutoML"))
@@ -302,7 +304,7 @@ class SolutionsAPI(ProjectBase):
                "datasetGroupArn": rec.dataset_group_arn, "status": rec.status,
                "trainingMode": c["trainingMode"], "creationDateTime": rec.created_at,
                "lastUpdatedDateTime": rec.updated_at,
-               "solutionConfig": {"algorithmHyperParameters": {k: str(v) for k, v in c["hyperparameters"].items()}}}
+               "solutionConfig": {"algorithmHyperParameters": {k: _hp_text(v) for k, v in c["hyperparameters"].items()}}}
         out["solutionConfig"].update(_steering(c))
         for key in ("eventType", "trainingSeconds", "dataCounts", "modelStats", "evaluation", "tunedHPOParams",
                     "hpoTrials", "hpo", "autoMLCandidates", "autoMLResult"):
@@ -311,6 +313,11 @@ class SolutionsAPI(ProjectBase):
         if rec.failure_reason:
             out["failureReason"] = rec.failure_reason
         return out
+
+
+def _hp_text(value) -> str:
+    """A hyperparameter as Personalize's string maps hold it ("true", not "True")."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _steering(c: dict) -> dict:

@@ -71,9 +71,11 @@ class TrainingAPI(ProjectBase):
                 self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",
                                  dataset_group_arn=group.arn, parent_arn=owner.arn, config=config)
                 if config.get("autoMLResult"):
-                    self.catalog.update(owner, config={**owner.config, "recipe": recipe.name,
-                                                       "recipeArn": recipe.arn,
-                                                       "autoMLResult": config["autoMLResult"]})
+                    explicit = owner.config.get("explicitHyperparameters") or {}
+                    self.catalog.update(owner, config={
+                        **owner.config, "recipe": recipe.name, "recipeArn": recipe.arn,
+                        "hyperparameters": recipe.resolve_hyperparameters(explicit),
+                        "autoMLResult": config["autoMLResult"]})
         except (PypersonalizeError, duckdb.Error) as exc:
             reason = " ".join(str(exc).split())
             self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",

@@ -98,10 +98,13 @@ def _count(value, what: str, low: int, high: int, default: int) -> int:
     if value is None:
         return default
     try:
-        if isinstance(value, bool) or float(str(value)) != int(float(str(value))):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError
-        n = int(float(str(value)))
-    except (TypeError, ValueError):
+        real = float(str(value).strip())
+        if not math.isfinite(real) or real != int(real):
+            raise ValueError
+        n = int(real)
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(f"hpoConfig.hpoResourceConfig.{what} must be a whole number, got {value!r}") from None
     if not low <= n <= high:
         raise InvalidInput(f"hpoConfig.hpoResourceConfig.{what} must be from {low} to {high}, got {n}")
@@ -155,6 +158,21 @@ def _given_range(kind: str, entry, recipe: Recipe, where: str) -> Range:
     return Range(hp.name, kind, low, high)
 
 
+def _object(config: dict, key: str) -> dict:
+    value = config.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"hpoConfig.{key} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _canonical(recipe: Recipe, names) -> set[str]:
+    """Hyperparameter names as the recipe spells them (aliases such as apply_recency_bias mapped)."""
+    known = {a: h.name for h in recipe.hyperparameters for a in (h.name, *h.aliases)}
+    return {known.get(n, n) for n in names}
+
+
 def hpo_plan(config, recipe: Recipe, fixed: dict) -> HpoPlan:
     """Check Personalize's ``hpoConfig`` against the recipe and return the search it asks for.
 
@@ -165,8 +183,8 @@ def hpo_plan(config, recipe: Recipe, fixed: dict) -> HpoPlan:
     unknown = set(config) - HPO_KEYS
     if unknown:
         raise InvalidInput(f"solution_config.hpoConfig: unknown key(s) {', '.join(sorted(unknown))}")
-    objective = config.get("hpoObjective") or {}
-    if not isinstance(objective, dict) or set(objective) - {"type", "metricName", "metricRegex"}:
+    objective = _object(config, "hpoObjective")
+    if set(objective) - {"type", "metricName", "metricRegex"}:
         raise InvalidInput("hpoConfig.hpoObjective takes type, metricName and metricRegex")
     if objective.get("metricRegex") is not None:
         raise InvalidInput("hpoConfig.hpoObjective.metricRegex is not supported yet: give metricName")
@@ -174,8 +192,8 @@ def hpo_plan(config, recipe: Recipe, fixed: dict) -> HpoPlan:
         raise InvalidInput(f"hpoConfig.hpoObjective.type must be Maximize (every metric is better higher), "
                            f"got {objective.get('type')!r}")
     metric = _metric_name(objective.get("metricName"), "hpoConfig.hpoObjective.metricName")
-    resources = config.get("hpoResourceConfig") or {}
-    if not isinstance(resources, dict) or set(resources) - {"maxNumberOfTrainingJobs", "maxParallelTrainingJobs"}:
+    resources = _object(config, "hpoResourceConfig")
+    if set(resources) - {"maxNumberOfTrainingJobs", "maxParallelTrainingJobs"}:
         raise InvalidInput("hpoConfig.hpoResourceConfig takes maxNumberOfTrainingJobs and maxParallelTrainingJobs")
     jobs = _count(resources.get("maxNumberOfTrainingJobs"), "maxNumberOfTrainingJobs", 1, MAX_JOBS, DEFAULT_JOBS)
     parallel = _count(resources.get("maxParallelTrainingJobs"), "maxParallelTrainingJobs", 1, MAX_PARALLEL,
@@ -201,9 +219,10 @@ def hpo_plan(config, recipe: Recipe, fixed: dict) -> HpoPlan:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InvalidInput(f"hpoConfig: {', '.join(twice)} given more than one range")
+    fixed = _canonical(recipe, fixed)
     if not ranges:
         ranges = [_default_range(h) for h in tunable if h.name not in fixed]
-    both = sorted(set(r.name for r in ranges) & set(fixed))
+    both = sorted(set(r.name for r in ranges) & fixed)
     if both:
         raise InvalidInput(f"{', '.join(both)}: set in algorithmHyperParameters and searched by hpoConfig; "
                            "give one or the other")
@@ -213,13 +232,14 @@ def hpo_plan(config, recipe: Recipe, fixed: dict) -> HpoPlan:
 
 
 def automl_candidates(config, requested: str | None) -> tuple[str, list[str]]:
-    """Check Personalize's ``autoMLConfig``: (metric, candidate recipe names)."""
+    """Check Personalize's ``autoMLConfig``: (its metricName or None, candidate recipe names)."""
     config = {} if config is None else config
     if not isinstance(config, dict) or set(config) - {"metricName", "recipeList"}:
         raise InvalidInput("solution_config.autoMLConfig takes metricName and recipeList")
     if requested is not None:
         raise InvalidInput("perform_auto_ml chooses the recipe: leave recipe out (give autoMLConfig.recipeList)")
-    metric = _metric_name(config.get("metricName"), "autoMLConfig.metricName")
+    metric = None if config.get("metricName") is None else \
+        _metric_name(config["metricName"], "autoMLConfig.metricName")
     given = config.get("recipeList")
     if given is None:
         names = [n for n, r in RECIPES.items() if r.recipe_type == RecipeType.USER_PERSONALIZATION
