@@ -484,7 +484,7 @@ def solution_create(pp, name, dataset_group, recipe, hyperparameters, event_type
     """Create a solution (a recipe with its settings) for a dataset group.
 
     \b
-    Examples:
+    Example:
         pypersonalize solution create related --dataset-group movies --recipe aws-sims \\
             --hp min_cointeraction_count=2 --event-type Watch
         pypersonalize solution create tuned --dataset-group movies --recipe aws-sims --perform-hpo \\

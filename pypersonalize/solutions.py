@@ -133,6 +133,9 @@ class SolutionsAPI(ProjectBase):
             "trainingDataConfig": config.get("trainingDataConfig")}
         if steering["eventsConfig"] and event_type is not None:
             raise InvalidInput("give either event_type or solution_config.eventsConfig, not both")
+        if steering["eventsConfig"] and threshold is not None:
+            raise InvalidInput("give either eventValueThreshold or solution_config.eventsConfig (its per-type "
+                               "eventValueThreshold), not both")
         if self.catalog.select("solution", name=name):
             raise ResourceAlreadyExists(f"solution {name!r} already exists")
         arn = self.catalog.arn("solution", name)
@@ -172,6 +175,9 @@ class SolutionsAPI(ProjectBase):
             if events and c.get("eventType") is not None:
                 raise InvalidInput(f"solution {rec.name!r} trains on event type {c['eventType']!r}; "
                                    "an eventsConfig cannot be added to it")
+            if events and c.get("eventValueThreshold") is not None:
+                raise InvalidInput(f"solution {rec.name!r} has an eventValueThreshold; an eventsConfig "
+                                   "(with per-type thresholds) cannot be added to it")
             c["eventsConfig"] = events
         with self._transaction():
             self.catalog.update(rec, config=c)

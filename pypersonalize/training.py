@@ -10,6 +10,7 @@ version and changes nothing served.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -22,6 +23,10 @@ from .errors import InvalidInput, PypersonalizeError
 from .recipes import RECIPES, TrainContext, model_tables
 from .solution_config import training_schemas
 from .sqlkit import quote_ident
+
+# Offline metrics roughly double a FULL training's time; PYPERSONALIZE_OFFLINE_METRICS=0 skips them
+# (the version then has empty metrics and says why in evaluation.skipped).
+METRICS_SWITCH = "PYPERSONALIZE_OFFLINE_METRICS"
 
 
 class TrainingAPI(ProjectBase):
@@ -109,6 +114,8 @@ class TrainingAPI(ProjectBase):
         """The version's ``metrics`` and ``evaluation`` (evaluation.py), taken before the final
         model trains on all the data. UPDATE versions keep their FULL version's metrics, as
         Personalize's updates make none."""
+        if os.environ.get(METRICS_SWITCH, "1").strip().lower() in ("0", "off", "false", "no"):
+            return {"metrics": {}, "evaluation": {"skipped": f"offline metrics turned off ({METRICS_SWITCH}=0)"}}
         if mode == "UPDATE" and base_version:
             base = self.catalog.get("solution-version", base_version).config
             return {"metrics": base.get("metrics", {}),

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
 import pypersonalize
+
+METRICS_SWITCH = "PYPERSONALIZE_OFFLINE_METRICS"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Offline metrics retrain every model once more; only the tests marked ``offline_metrics``
+    (the metrics, tuning and report modules) pay for them. Set before any fixture of the test,
+    so module-scoped training fixtures see the same switch as their tests."""
+    if item.get_closest_marker("offline_metrics"):
+        os.environ.pop(METRICS_SWITCH, None)
+    else:
+        os.environ[METRICS_SWITCH] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"

@@ -30,6 +30,8 @@ from pypersonalize import report
 from pypersonalize.cli import main
 from tests.conftest import build_sample_group
 
+pytestmark = pytest.mark.offline_metrics
+
 ARN = "arn:aws:personalize:local:000000000000:solution/picks"
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)")

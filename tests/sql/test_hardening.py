@@ -772,3 +772,18 @@ def test_settings_of_the_wrong_shape_or_size_are_refused(served, tmp_path):
             pp.create_recommender(name="big", dataset_group="movies", use_case="Most popular",
                                   recommender_config={"retrainingIntervalDays": 1e9})
         assert len(pp.list_recommenders()["recommenders"]) == 3
+
+
+def test_events_config_and_a_plain_value_threshold_are_refused_together(served, tmp_path):
+    """The metrics and the model would read different thresholds: one of the two, not both."""
+    events = {"eventParametersList": [{"eventType": "Watch", "eventValueThreshold": 0.5, "weight": 1.0}]}
+    with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
+        with pytest.raises(pypersonalize.InvalidInput, match="eventValueThreshold or solution_config.eventsConfig"):
+            pp.create_solution(name="s", dataset_group="movies", recipe="aws-user-personalization-v2",
+                               solution_config={"eventsConfig": events, "eventValueThreshold": "0.2"})
+        pp.create_solution(name="s", dataset_group="movies", recipe="aws-user-personalization-v2",
+                           event_value_threshold=0.2)
+        with pytest.raises(pypersonalize.InvalidInput, match="cannot be added to it"):
+            pp.update_solution("s", solution_update_config={"eventsConfig": events})
+        assert [s["name"] for s in pp.list_solutions()["solutions"]] == ["s"]
+        assert "eventsConfig" not in pp.describe_solution("s")["solution"]["solutionConfig"]

@@ -15,6 +15,8 @@ from pypersonalize import evaluation
 from pypersonalize.cli import main
 from tests.conftest import build_sample_group
 
+pytestmark = pytest.mark.offline_metrics
+
 RANKING_KEYS = {"coverage", "mean_reciprocal_rank_at_25", "normalized_discounted_cumulative_gain_at_5",
                 "normalized_discounted_cumulative_gain_at_10", "normalized_discounted_cumulative_gain_at_25",
                 "precision_at_5", "precision_at_10", "precision_at_25"}
@@ -270,3 +272,20 @@ def test_cli_prints_the_metrics(trained):
     assert {r["metric"]: r["value"] for r in rows} == expected
     bad = CliRunner().invoke(main, ["--db", str(path), "solution-version", "metrics", "nope"])
     assert bad.exit_code == 1 and "nope" in bad.output
+
+
+def test_the_switch_turns_offline_metrics_off(tmp_path, monkeypatch):
+    """PYPERSONALIZE_OFFLINE_METRICS=0 trains the same model without taking metrics, and says so."""
+    with pypersonalize.open(tmp_path / "p.duckdb", quiet=True) as pp:
+        build_sample_group(pp, "VIDEO_ON_DEMAND", "movies")
+        pp.create_solution(name="pop", dataset_group="movies", recipe="aws-popularity-count")
+        on = pp.create_solution_version("pop")["solutionVersionArn"]
+        monkeypatch.setenv("PYPERSONALIZE_OFFLINE_METRICS", "0")
+        off = pp.create_solution_version("pop")["solutionVersionArn"]
+        assert set(pp.get_solution_metrics(on)["metrics"]) == RANKING_KEYS
+        assert pp.get_solution_metrics(off)["metrics"] == {}
+        skipped = pp.describe_solution_version(off)["solutionVersion"]["evaluation"]["skipped"]
+        assert "PYPERSONALIZE_OFFLINE_METRICS=0" in skipped
+        top = [pp.sql("SELECT item, rank FROM pypersonalize.popular_items WHERE version_arn = $v "
+                      "ORDER BY ALL", {"v": v}).fetchall() for v in (on, off)]
+        assert top[0] == top[1] and top[0]

@@ -16,6 +16,8 @@ from pypersonalize import evaluation, tuning
 from pypersonalize.recipes import RECIPES, get_recipe
 from tests.conftest import build_sample_group
 
+pytestmark = pytest.mark.offline_metrics
+
 SIMS = "aws-sims"
 UP = "aws-user-personalization"
 HRNN = "aws-hrnn"
