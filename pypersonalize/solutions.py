@@ -238,6 +238,7 @@ class SolutionsAPI(ProjectBase):
             out["solutionConfig"]["autoMLConfig"] = c["autoMLConfig"]
             if c.get("autoMLResult"):
                 out["autoMLResult"] = c["autoMLResult"]
+                out["autoMLCandidates"] = c.get("autoMLCandidates", [])     # ours: the latest run's
         if c.get("performAutoTraining"):
             out["solutionConfig"]["autoTrainingConfig"] = {
                 "schedulingExpression": f"rate({c.get('autoTrainingDays', AUTO_TRAINING_DAYS)} days)"}

@@ -80,7 +80,7 @@ class TrainingAPI(ProjectBase):
                     self.catalog.update(owner, config={
                         **owner.config, "recipe": recipe.name, "recipeArn": recipe.arn,
                         "hyperparameters": recipe.resolve_hyperparameters(explicit),
-                        "autoMLResult": config["autoMLResult"]})
+                        "autoMLResult": config["autoMLResult"], "autoMLCandidates": config["autoMLCandidates"]})
         except (PypersonalizeError, duckdb.Error) as exc:
             reason = " ".join(str(exc).split())
             self.catalog.add(arn=arn, kind="solution-version", name=f"{owner.name}/{number}",

@@ -14,6 +14,7 @@ import pytest
 import pypersonalize
 from pypersonalize import evaluation, tuning
 from pypersonalize.recipes import RECIPES, get_recipe
+from pypersonalize.report import write_report
 from tests.conftest import build_sample_group
 
 pytestmark = pytest.mark.offline_metrics
@@ -112,7 +113,10 @@ def automl(sample_db, tmp_path_factory):
             "autoMLConfig": {"recipeList": [ARN + UP, ARN + HRNN]},
             "hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "1"}}})
         arn = pp.create_solution_version("auto")["solutionVersionArn"]
-        return {"version": _describe(pp, arn), "solution": pp.describe_solution("auto")["solution"]}
+        page = tmp_path_factory.mktemp("report") / "auto.html"
+        write_report(pp, "auto", page)
+        return {"version": _describe(pp, arn), "solution": pp.describe_solution("auto")["solution"],
+                "report": page.read_text(encoding="utf-8")}
 
 
 # -- 1. hpoConfig / autoMLConfig refusals ---------------------------------------------------
@@ -634,3 +638,13 @@ def test_default_search_leaves_out_a_hyperparameter_fixed_by_its_alias():
     names = [r.name for r in plan.ranges]
     assert "hidden_dimension" in names
     assert "recency_mask" not in names
+
+
+def test_automl_candidates_reach_the_solution_and_its_report(automl):
+    v, sol, html = automl["version"], automl["solution"], automl["report"]
+    assert sol["autoMLCandidates"] == v["autoMLCandidates"]
+    section = html[html.index('id="automl"'):]
+    section = section[:section.index("</section>")]
+    for c in v["autoMLCandidates"]:
+        assert c["recipeArn"].rsplit("/", 1)[-1] in section
+        assert f"{c['validationMetric']:.4f}" in section
