@@ -188,7 +188,7 @@ def test_recency_mask_off_weighs_the_window_evenly(project):
     version = train(project, "g", "flat", recipe="aws-hrnn",
                     hyperparameters={"apply_recency_bias": "false", "bptt": "4"})
     hp = project.describe_solution("flat")["solution"]["solutionConfig"]["algorithmHyperParameters"]
-    assert hp["recency_mask"] == "False" and "apply_recency_bias" not in hp
+    assert hp["recency_mask"] == "false" and "apply_recency_bias" not in hp
     m = model_tables(project, version)
     assert m["decay"] == 1.0 and m["bptt"] == 4
     hist = project.con.execute("SELECT ITEM_ID, EVENT_TYPE FROM g.interactions WHERE USER_ID = 'u2' "
@@ -521,7 +521,7 @@ def test_recipes_and_hyperparameters(project):
     project.create_solution(name="s3", dataset_group="g", recipe="aws-hrnn-coldstart",
                             hyperparameters={"apply_recency_bias": "false"})
     hp = project.describe_solution("s3")["solution"]["solutionConfig"]["algorithmHyperParameters"]
-    assert hp["recency_mask"] == "False"
+    assert hp["recency_mask"] == "false"
 
 
 # -- 9. the domain use case --------------------------------------------------------------
