@@ -74,7 +74,7 @@ def _describe(pp, arn) -> dict:
 
 @pytest.fixture(scope="module")
 def halving(sample_db, tmp_path_factory):
-    """SIMS with successive halving (the default), 4 jobs, 2 at a time; every user_split
+    """SIMS with successive halving, 4 jobs, 2 at a time; every user_split
     the training takes is recorded."""
     path = _copy(sample_db, tmp_path_factory, "halving")
     calls = []
@@ -87,7 +87,7 @@ def halving(sample_db, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp, pypersonalize.open(path, quiet=True) as pp:
         mp.setattr(evaluation, "user_split", spy)
-        config = _hpo()
+        config = _hpo(searchMethod="SUCCESSIVE_HALVING")
         pp.create_solution(name="sims", dataset_group="movies", recipe=SIMS, perform_hpo=True,
                            solution_config=config)
         arn = pp.create_solution_version("sims")["solutionVersionArn"]
@@ -260,7 +260,7 @@ REFUSED = {
     "hpoConfig a list": (dict(recipe=SIMS, perform_hpo=True, solution_config={"hpoConfig": []}),
                          r"hpoConfig must be an object"),
     "searchMethod unknown": (dict(recipe=SIMS, perform_hpo=True, solution_config=_hpo(searchMethod="GRID")),
-                             r"searchMethod must be one of SUCCESSIVE_HALVING, RANDOM, got 'GRID'"),
+                             r"searchMethod must be one of RANDOM, SUCCESSIVE_HALVING, got 'GRID'"),
     "searchMethod lower case": (dict(recipe=SIMS, perform_hpo=True, solution_config=_hpo(searchMethod="random")),
                                 r"searchMethod must be one of"),
     "no tunable hyperparameters": (dict(recipe="aws-popularity-count", perform_hpo=True),
@@ -352,7 +352,7 @@ def test_hpo_plan_reads_strings_and_defaults():
     sims = RECIPES[SIMS]
     plan = tuning.hpo_plan(_hpo(jobs="3", parallel="1")["hpoConfig"], sims, {})
     assert (plan.jobs, plan.parallel, plan.method, plan.metric) == (
-        3, 1, "SUCCESSIVE_HALVING", "normalized_discounted_cumulative_gain_at_25")
+        3, 1, "RANDOM", "normalized_discounted_cumulative_gain_at_25")
     assert {r.name: (r.kind, r.low, r.high) for r in plan.ranges} == {
         "min_cointeraction_count": ("integer", 1, 6), "popularity_discount_factor": ("continuous", 0.2, 0.9)}
     # empty lists (or none): every tunable hyperparameter not fixed is searched
@@ -516,11 +516,11 @@ def test_hpo_trials_train_and_score_on_the_validation_split_only(halving):
 def test_parallelism_does_not_change_the_search(sample_db, tmp_path_factory, halving):
     with pypersonalize.open(_copy(sample_db, tmp_path_factory, "serial"), quiet=True) as pp:
         pp.create_solution(name="sims", dataset_group="movies", recipe=SIMS, perform_hpo=True,
-                           solution_config=_hpo(parallel="1"))
+                           solution_config=_hpo(parallel="1", searchMethod="SUCCESSIVE_HALVING"))
         serial = _describe(pp, pp.create_solution_version("sims")["solutionVersionArn"])
         # and the same search again, in the same file: the same trials
         pp.create_solution(name="again", dataset_group="movies", recipe=SIMS, perform_hpo=True,
-                           solution_config=_hpo(parallel="1"))
+                           solution_config=_hpo(parallel="1", searchMethod="SUCCESSIVE_HALVING"))
         again = _describe(pp, pp.create_solution_version("again")["solutionVersionArn"])
     parallel = halving["version"]
     assert serial["hpo"]["maxParallelTrainingJobs"] == 1
