@@ -43,6 +43,8 @@ demo: install
 	$(PP) recommender create top-picks --dataset-group movies --use-case "Top picks for you"
 	@echo "== Top picks for you, for user u1 (exploration slots are marked; --seed makes them reproducible)"
 	$(PP) recommend --recommender top-picks --user-id u1 -n 8 --seed 1
+	@echo "== Its offline metrics, taken at training time on held-out users (Personalize's names)"
+	$(PP) solution-version metrics top-picks/1
 	@echo "== u1 watches three documentaries (put-events: appended at once, no retraining)"
 	$(PP) put-events --dataset-group movies --user-id u1 --session-id demo \
 		--event '{"eventType": "Watch", "itemId": "m570", "sentAt": 1735700000}' \
@@ -50,6 +52,8 @@ demo: install
 		--event '{"eventType": "Watch", "itemId": "m176", "sentAt": 1735701200}'
 	@echo "== Top picks for you, for user u1, right after"
 	$(PP) recommend --recommender top-picks --user-id u1 -n 8 --seed 1
+	@echo "== Its offline metrics, taken at training time on held-out users (Personalize's names)"
+	$(PP) solution-version metrics top-picks/1
 	@echo "== A batch inference job: top 5 for the first 100 users, as Personalize's JSON lines"
 	$(PP) solution create personal --dataset-group movies --recipe aws-user-personalization
 	$(PP) solution-version create personal
