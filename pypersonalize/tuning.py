@@ -3,19 +3,21 @@
 A trial trains the recipe with one set of hyperparameters on the *validation* split
 (``evaluation.user_split(role="validation")``: 10% of the users carved from the training
 users, never the test users the version's metrics use) and scores it with the same code as
-the offline metrics. Two searches, both drawing configurations at random from the ranges:
+the offline metrics. Configurations come in two waves of half the jobs each (from 4 jobs):
+the first starts with the solution's own hyperparameters (when the ranges hold them), then
+alternates neighbours of them (one or two redrawn) with whole random draws; once the first
+wave has trained on a quarter of the users, the second is neighbours of its best. Then one of
+two searches decides which go on to more users:
 
-- ``RANDOM`` (the default) with median early stopping: a trial first trains on a quarter of
-  the training users; if its metric is below the median of the trials seen at that budget it
-  stops there (``STOPPED_EARLY``), otherwise it trains on all of them.
-- ``SUCCESSIVE_HALVING``: every configuration trains on a quarter of the users, the better
-  half goes on to half of them, the better half of those to all of them. On MovieLens 100K
-  (benchmarks, section tuning) both found the same configurations for the same budget, so
-  the simpler one is the default.
+- ``RANDOM`` (the default) with median early stopping: one below the median of the quarter
+  budget stops there (``STOPPED_EARLY``), the others train on all the training users.
+- ``SUCCESSIVE_HALVING``: the better half goes on to half of the users, the better half of
+  those to all of them. On MovieLens 100K (benchmarks, section tuning) it found nothing
+  better for the same budget, so the simpler search is the default.
 
 ``maxNumberOfTrainingJobs`` is the number of configurations; ``maxParallelTrainingJobs``
 trials run at once, each on its own DuckDB cursor and holdout schema (numpy and DuckDB
-release the GIL, so threads use the cores).
+release the GIL for part of the work, so threads use the cores a little better).
 """
 
 from __future__ import annotations
@@ -312,23 +314,29 @@ class Search:
                                              settings.get("eventsConfig"))
         evaluation.user_split(self.ev, seed, role="validation")     # SkipMetrics early when too small
 
-    def configurations(self) -> list[dict]:
-        """``jobs`` distinct configurations: the given hyperparameters first when the ranges hold
-        them (so HPO never keeps something worse on validation than no HPO), then random draws."""
-        rng = np.random.default_rng(self.seed)
-        seen, out = set(), []
-        start = {r.name: self.base[r.name] for r in self.plan.ranges}
+    def configurations(self, center: dict | None = None, count: int | None = None, seen: set | None = None,
+                       wave: int = 0) -> list[dict]:
+        """``count`` distinct configurations around ``center`` (default: the given hyperparameters,
+        which come first when the ranges hold them, so HPO never keeps something worse on
+        validation than no HPO): half neighbours of it, half random draws; a second wave
+        (``wave=1``) draws only neighbours of the first wave's best."""
+        count = self.plan.jobs if count is None else count
+        rng = np.random.default_rng([self.seed, wave])
+        seen = set() if seen is None else seen
+        out = []
+        first = center is None
+        start = {r.name: self.base[r.name] for r in self.plan.ranges} if first else center
         near = all(r.holds(start[r.name]) for r in self.plan.ranges)
-        if near:
+        if first and near:
             seen.add(tuple(sorted(start.items())))
             out.append(start)
-        for k in range(self.plan.jobs * 20):
-            if len(out) == self.plan.jobs:
+        for k in range(count * 20):
+            if len(out) == count:
                 break
-            if near and k % 2 == 0 and len(self.plan.ranges) > 1:
-                # a neighbour: one or two hyperparameters of the start point redrawn (defaults
-                # are usually close to good; a random point in 7 dimensions rarely is)
-                moved = rng.choice(len(self.plan.ranges), size=min(2, int(rng.integers(1, 3))), replace=False)
+            if near and (wave or k % 2 == 0) and len(self.plan.ranges) > 1:
+                # a neighbour: one or two hyperparameters of the centre redrawn (defaults are
+                # usually close to good; a random point in 7 dimensions rarely is)
+                moved = rng.choice(len(self.plan.ranges), size=int(rng.integers(1, 3)), replace=False)
                 hps = dict(start)
                 for j in moved:
                     hps[self.plan.ranges[j].name] = self.plan.ranges[j].sample(rng)
@@ -366,14 +374,33 @@ class Search:
                                    f"{t.metric if t.metric is not None else t.status}")
         list(pool.map(one, trials))
 
+    def _first_rung(self, pool) -> list[Trial]:
+        """Every configuration at the lowest budget: a first wave around the given
+        hyperparameters, then (from 4 jobs) a second wave of neighbours of the first's best."""
+        seen: set = set()
+        first = 1 if self.plan.jobs < 4 or len(self.plan.ranges) < 2 else 2
+        wave1 = self.configurations(count=math.ceil(self.plan.jobs / first), seen=seen)
+        trials = [Trial(k + 1, hps, []) for k, hps in enumerate(wave1)]
+        self._run_rung(trials, RUNGS[0], pool)
+        ok = [t for t in trials if t.status != "FAILED"]
+        if first == 2 and ok and len(trials) < self.plan.jobs:
+            best = max(ok, key=lambda t: (t.metric, -t.number))
+            wave2 = self.configurations(center=best.hyperparameters, count=self.plan.jobs - len(trials),
+                                        seen=seen, wave=1)
+            more = [Trial(len(trials) + k + 1, hps, []) for k, hps in enumerate(wave2)]
+            self._run_rung(more, RUNGS[0], pool)
+            trials += more
+        return trials
+
     def run(self) -> tuple[dict, list[dict], float]:
-        trials = [Trial(k + 1, hps, []) for k, hps in enumerate(self.configurations())]
-        workers = max(1, min(self.plan.parallel, len(trials), os.cpu_count() or 1))
+        workers = max(1, min(self.plan.parallel, self.plan.jobs, os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
+            trials = self._first_rung(pool)
             if self.plan.method == "SUCCESSIVE_HALVING":
                 alive = trials
                 for k, budget in enumerate(RUNGS):
-                    self._run_rung(alive, budget, pool)
+                    if k:
+                        self._run_rung(alive, budget, pool)
                     alive = [t for t in alive if t.status != "FAILED"]
                     if k < len(RUNGS) - 1:
                         keep = max(1, math.ceil(len(alive) / 2))
@@ -382,8 +409,6 @@ class Search:
                             t.status = "STOPPED_EARLY"
                         alive = ranked[:keep]
             else:
-                low = RUNGS[0]
-                self._run_rung(trials, low, pool)
                 seen = [t.metric for t in trials if t.status != "FAILED"]
                 if not seen:
                     alive = []

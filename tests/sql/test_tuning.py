@@ -648,3 +648,26 @@ def test_automl_candidates_reach_the_solution_and_its_report(automl):
     for c in v["autoMLCandidates"]:
         assert c["recipeArn"].rsplit("/", 1)[-1] in section
         assert f"{c['validationMetric']:.4f}" in section
+
+
+def test_second_wave_draws_neighbours_of_the_first_waves_best():
+    """From 4 jobs, half the configurations are neighbours (one or two hyperparameters
+    redrawn) of the best of the first half; the first half starts from the given values."""
+    recipe = RECIPES[UP]
+    search = object.__new__(tuning.Search)
+    search.plan = tuning.hpo_plan({"hpoResourceConfig": {"maxNumberOfTrainingJobs": "12"}}, recipe, {})
+    search.base, search.seed = recipe.resolve_hyperparameters({}), 3
+    seen: set = set()
+    first = search.configurations(count=6, seen=seen)
+    assert first[0] == {r.name: search.base[r.name] for r in search.plan.ranges}
+    centre = first[4]
+    second = search.configurations(center=centre, count=6, seen=seen, wave=1)
+    assert len(second) == 6
+    keys = {tuple(sorted(h.items())) for h in first + second}
+    assert len(keys) == 12                                   # no configuration twice
+    for hps in second:
+        changed = [k for k in hps if hps[k] != centre[k]]
+        assert 1 <= len(changed) <= 2, changed
+        assert all(r.holds(hps[r.name]) for r in search.plan.ranges)
+    far = [sum(h[k] != first[0][k] for k in h) for h in first[1:]]
+    assert max(far) > 2                                      # the first wave also draws whole points
