@@ -20,21 +20,26 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .clients import client
     from .project import Project, open
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "open", "Project", "PypersonalizeError", "InvalidInput", "ResourceNotFound",
+    "open", "Project", "client", "PypersonalizeError", "InvalidInput", "ResourceNotFound",
     "ResourceAlreadyExists", "ResourceInUse", "LimitExceeded", "SchemaError", "DataImportError",
 ]
 
 # `project` pulls in duckdb, numpy, pandas and jinja2 (about a second); loading it on first
 # use lets `pypersonalize --help` and `import pypersonalize.errors` start at once.
-_LAZY = ("open", "Project")
+_LAZY = ("open", "Project", "client")
 
 
 def __getattr__(name: str):
+    if name == "client":
+        from .clients import client
+        globals()["client"] = client
+        return client
     if name in _LAZY:
         from . import project
         value = getattr(project, name)

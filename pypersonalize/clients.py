@@ -1,0 +1,277 @@
+"""boto3-shaped clients in process: Personalize's exact operation and parameter names.
+
+>>> import pypersonalize
+>>> runtime = pypersonalize.client("personalize-runtime", db="shop.duckdb")   # doctest: +SKIP
+>>> runtime.get_recommendations(campaignArn=arn, userId="u1", numResults=5)["itemList"]  # doctest: +SKIP
+
+A method is named as boto3 names it (``GetRecommendations`` -> ``get_recommendations``) and
+takes keyword arguments only, checked against botocore's service model (``aws_model.py``):
+an unknown or missing required parameter, a wrong type or a value under its minimum raises
+:class:`ParamValidationError` before anything runs, as botocore does on the client side;
+what the service checks (a value over its maximum, a missing resource) raises the exception
+class Personalize raises, found on ``client.exceptions`` (``ResourceNotFoundException`` is
+also a :class:`pypersonalize.ResourceNotFound`, and so on). Each call runs the same
+:class:`pypersonalize.Project` method the Python API uses; the table ``OPERATIONS`` maps the
+parameters. Responses carry only the operation's output members, plus ``ResponseMetadata``.
+Operations of the service model not mapped yet raise "not supported yet".
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from . import aws_model
+from .errors import (
+    InvalidInput,
+    LimitExceeded,
+    PypersonalizeError,
+    ResourceAlreadyExists,
+    ResourceInUse,
+    ResourceNotFound,
+)
+
+_PYTHON_TYPES = {"string": (str,), "integer": (int,), "long": (int,), "float": (int, float),
+                 "double": (int, float), "boolean": (bool,), "map": (dict,), "structure": (dict,),
+                 "list": (list, tuple), "timestamp": (int, float, str), "blob": (bytes, str)}
+_BASES = {"ResourceNotFoundException": ResourceNotFound, "InvalidInputException": InvalidInput,
+          "ResourceAlreadyExistsException": ResourceAlreadyExists, "ResourceInUseException": ResourceInUse,
+          "LimitExceededException": LimitExceeded}
+_CODE_OF = [(ResourceNotFound, "ResourceNotFoundException"), (ResourceAlreadyExists, "ResourceAlreadyExistsException"),
+            (ResourceInUse, "ResourceInUseException"), (LimitExceeded, "LimitExceededException"),
+            (InvalidInput, "InvalidInputException")]
+
+
+class ParamValidationError(InvalidInput):
+    """A call that does not fit the operation's input shape (botocore's client-side check)."""
+
+
+class ClientError(PypersonalizeError):
+    """An error as boto3 reports it: ``err.response["Error"]["Code"]`` names the exception."""
+
+    def __init__(self, code: str, message: str, operation: str):
+        super().__init__(f"An error occurred ({code}) when calling the {operation} operation: {message}")
+        self.response = {"Error": {"Code": code, "Message": message},
+                         "ResponseMetadata": {"HTTPStatusCode": 400}}
+        self.operation_name = operation
+
+
+def snake(name: str) -> str:
+    """boto3's method name of an operation: GetSolutionMetrics -> get_solution_metrics."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+# -- the mapping: operation -> (Project method, [(aws name, our keyword)]) ------------------
+# An aws name mapped to None is positional, in order. Defaults are the Project method's.
+
+def _describe(method: str, arn: str):
+    return method, [(arn, None)]
+
+
+OPERATIONS: dict[str, dict[str, tuple[str, list[tuple[str, str | None]]]]] = {
+    "personalize-runtime": {
+        "GetRecommendations": ("get_recommendations", [
+            ("campaignArn", "campaign"), ("recommenderArn", "recommender"), ("userId", "user_id"),
+            ("itemId", "item_id"), ("numResults", "num_results"), ("context", "context"),
+            ("filterArn", "filter"), ("filterValues", "filter_values"), ("promotions", "promotions"),
+            ("metadataColumns", "metadata_columns")]),
+        "GetPersonalizedRanking": ("get_personalized_ranking", [
+            ("campaignArn", "campaign"), ("userId", "user_id"), ("inputList", "input_list"),
+            ("context", "context"), ("filterArn", "filter"), ("filterValues", "filter_values"),
+            ("metadataColumns", "metadata_columns")]),
+    },
+    "personalize-events": {},
+    "personalize": {
+        "DescribeDatasetGroup": _describe("describe_dataset_group", "datasetGroupArn"),
+        "DescribeSchema": _describe("describe_schema", "schemaArn"),
+        "DescribeDataset": _describe("describe_dataset", "datasetArn"),
+        "DescribeDatasetImportJob": _describe("describe_dataset_import_job", "datasetImportJobArn"),
+        "DescribeRecipe": _describe("describe_recipe", "recipeArn"),
+        "DescribeSolution": _describe("describe_solution", "solutionArn"),
+        "DescribeSolutionVersion": _describe("describe_solution_version", "solutionVersionArn"),
+        "GetSolutionMetrics": _describe("get_solution_metrics", "solutionVersionArn"),
+        "DescribeCampaign": _describe("describe_campaign", "campaignArn"),
+        "DescribeRecommender": _describe("describe_recommender", "recommenderArn"),
+        "DescribeFilter": _describe("describe_filter", "filterArn"),
+        "DescribeBatchInferenceJob": _describe("describe_batch_inference_job", "batchInferenceJobArn"),
+        "DescribeBatchSegmentJob": _describe("describe_batch_segment_job", "batchSegmentJobArn"),
+        "ListDatasetGroups": ("list_dataset_groups", []),
+        "ListSchemas": ("list_schemas", []),
+        "ListRecipes": ("list_recipes", []),
+        "ListDatasets": ("list_datasets", [("datasetGroupArn", "dataset_group")]),
+        "ListDatasetImportJobs": ("list_dataset_import_jobs", [("datasetArn", "dataset")]),
+        "ListSolutions": ("list_solutions", [("datasetGroupArn", "dataset_group")]),
+        "ListSolutionVersions": ("list_solution_versions", [("solutionArn", "solution")]),
+        "ListCampaigns": ("list_campaigns", [("solutionArn", "solution")]),
+        "ListRecommenders": ("list_recommenders", [("datasetGroupArn", "dataset_group")]),
+        "ListFilters": ("list_filters", [("datasetGroupArn", "dataset_group")]),
+        "ListBatchInferenceJobs": ("list_batch_inference_jobs", [("solutionVersionArn", "solution_version")]),
+        "ListBatchSegmentJobs": ("list_batch_segment_jobs", [("solutionVersionArn", "solution_version")]),
+    },
+}
+PAGING = ("maxResults", "nextToken")
+
+
+def _check(op: str, spec: dict, kwargs: dict) -> None:
+    """botocore's client-side checks: names, required members, types, minimums."""
+    problems = []
+    unknown = [k for k in kwargs if k not in spec["input"]]
+    for name in unknown:
+        problems.append(f'Unknown parameter in input: "{name}", must be one of: {", ".join(spec["input"])}')
+    for name in spec["required"]:
+        if name not in kwargs:
+            problems.append(f'Missing required parameter in input: "{name}"')
+    for name, value in kwargs.items():
+        member = spec["input"].get(name)
+        if member is None:
+            continue
+        kinds = _PYTHON_TYPES.get(member["type"], (object,))
+        if not isinstance(value, kinds):          # botocore lets True pass as an integer; the service refuses it
+            problems.append(f"Invalid type for parameter {name}, value: {value!r}, type: {type(value).__name__}, "
+                            f"valid types: {', '.join(k.__name__ for k in kinds)}")
+            continue
+        low = member.get("min")
+        if low is not None:
+            size = value if member["type"] in ("integer", "long", "float", "double") else len(value)
+            if size < low:
+                what = "value" if member["type"] in ("integer", "long", "float", "double") else "length"
+                problems.append(f"Invalid {what} for parameter {name}, value: {size}, valid min {what}: {low}")
+    if problems:
+        raise ParamValidationError("Parameter validation failed:\n" + "\n".join(problems))
+
+
+def _over_maximum(spec: dict, kwargs: dict) -> str | None:
+    """The service's own check (an InvalidInputException): a value over its maximum."""
+    for name, value in kwargs.items():
+        member = spec["input"].get(name, {})
+        high = member.get("max")
+        if high is None:
+            continue
+        numeric = member["type"] in ("integer", "long", "float", "double")
+        size = value if numeric else len(value)
+        if size > high:
+            return f"1 validation error detected: Value at '{name}' failed to satisfy constraint: " \
+                   f"Member must have {'value' if numeric else 'length'} less than or equal to {high}"
+    return None
+
+
+class Client:
+    """One service's operations over a :class:`pypersonalize.Project` (see the module docstring)."""
+
+    def __init__(self, service: str, project, owns: bool):
+        self._service, self._pp, self._owns = service, project, owns
+        self._specs = aws_model.operations(service)
+        self._by_method = {snake(op): op for op in self._specs}
+        names = sorted({e for spec in self._specs.values() for e in spec["errors"]} | set(_BASES))
+        self.exceptions = type("exceptions", (), {
+            "ClientError": ClientError,
+            **{n: type(n, (ClientError, _BASES[n]) if n in _BASES else (ClientError,), {}) for n in names}})
+
+    def __repr__(self) -> str:
+        return f"<pypersonalize client {self._service!r} on {getattr(self._pp, 'path', None)}>"
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._by_method))
+
+    def __getattr__(self, name: str) -> Callable[..., dict]:
+        op = self.__dict__.get("_by_method", {}).get(name)
+        if op is None:
+            raise AttributeError(f"'{self._service}' client has no operation {name!r}")
+
+        def call(*args, **kwargs):
+            if args:
+                raise TypeError(f"{name}() only accepts keyword arguments")
+            return self._call(op, kwargs)
+        call.__name__ = name
+        call.__doc__ = f"Personalize's {op} (boto3 parameter names; see pypersonalize.client)."
+        return call
+
+    def close(self) -> None:
+        if self._owns:
+            self._pp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- one call ---------------------------------------------------------------------
+
+    def _call(self, op: str, kwargs: dict) -> dict:
+        spec = self._specs[op]
+        _check(op, spec, kwargs)
+        mapped = OPERATIONS[self._service].get(op)
+        if mapped is None:
+            raise self.exceptions.InvalidInputException(
+                "InvalidInputException", f"{op} is not supported yet by pypersonalize's in-process client", op)
+        too_big = _over_maximum(spec, kwargs)
+        if too_big:
+            raise self.exceptions.InvalidInputException("InvalidInputException", too_big, op)
+        method, params = mapped
+        paging = {k: kwargs.pop(k) for k in PAGING if k in kwargs}
+        positional = [kwargs[aws] for aws, ours in params if ours is None and aws in kwargs]
+        keywords = {ours: kwargs[aws] for aws, ours in params if ours is not None and aws in kwargs}
+        try:
+            result = getattr(self._pp, method)(*positional, **keywords)
+        except PypersonalizeError as exc:
+            code = next((c for cls, c in _CODE_OF if isinstance(exc, cls)), "InvalidInputException")
+            error = getattr(self.exceptions, code)
+            raise error(code, str(exc), op) from exc
+        result = {k: v for k, v in (result or {}).items() if k in spec["output"]}
+        if paging or "nextToken" in spec["output"]:
+            result = _page(result, spec, paging, op, self.exceptions)
+        result["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200,
+                                      "HTTPHeaders": {}, "RetryAttempts": 0}
+        return result
+
+
+def _page(result: dict, spec: dict, paging: dict, op: str, exceptions) -> dict:
+    """``maxResults`` / ``nextToken`` over the operation's one list member (the token is the
+    offset of the next item; a token this client did not hand out is refused)."""
+    key = next((k for k in spec["output"] if k != "nextToken" and isinstance(result.get(k), list)), None)
+    if key is None:
+        return result
+    items = result[key]
+    start = 0
+    token = paging.get("nextToken")
+    if token is not None:
+        if not str(token).isdigit() or int(token) > len(items):
+            raise exceptions.InvalidNextTokenException("InvalidNextTokenException", f"invalid nextToken {token!r}", op)
+        start = int(token)
+    size = paging.get("maxResults", 100)
+    out = dict(result)
+    out[key] = items[start:start + size]
+    if start + size < len(items):
+        out["nextToken"] = str(start + size)
+    else:
+        out.pop("nextToken", None)
+    return out
+
+
+def client(service: str, db: Any = None, *, project=None, read_only: bool = False,
+           endpoint_url: str | None = None, **aws_only) -> Client:
+    """A boto3-shaped client of ``service`` ("personalize", "personalize-runtime",
+    "personalize-events") on the project file ``db`` (or an open ``project``, which it then
+    leaves open). AWS session settings boto3 takes (``region_name``, ``aws_access_key_id`` …)
+    mean nothing locally and are accepted and ignored."""
+    if service not in aws_model.SERVICES:
+        raise InvalidInput(f"unknown service {service!r}; expected one of {', '.join(aws_model.SERVICES)}")
+    if endpoint_url is not None:
+        raise InvalidInput("endpoint_url (a running `pypersonalize serve`) is not supported yet")
+    session_keys = {"region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "config",
+                    "verify", "api_version", "use_ssl"}
+    unknown = set(aws_only) - session_keys
+    if unknown:
+        raise TypeError(f"client() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    if (db is None) == (project is None):
+        raise InvalidInput("give the project file (db=...) or an open project (project=...)")
+    if project is not None:
+        return Client(service, project, owns=False)
+    from .project import open as open_project
+    return Client(service, open_project(db, quiet=True, read_only=read_only), owns=True)
+
+
+__all__ = ["OPERATIONS", "Client", "ClientError", "ParamValidationError", "client", "snake"]
