@@ -874,6 +874,64 @@ def filter_delete(pp, filter_name):
     pp.delete_filter(filter_name)
 
 
+@main.group("event-tracker")
+def event_tracker_group():
+    """Create, list, describe and delete event trackers (a dataset group's PutEvents target)."""
+
+
+@event_tracker_group.command("create")
+@click.argument("name")
+@click.option("--dataset-group", required=True)
+@output_options
+def event_tracker_create(pp, name, dataset_group):
+    """Create the dataset group's event tracker; prints its trackingId.
+
+    \b
+    Example:
+        pypersonalize event-tracker create site --dataset-group movies
+    """
+    return pp.create_event_tracker(name=name, dataset_group=dataset_group)
+
+
+@event_tracker_group.command("list")
+@_dg_option
+@output_options
+def event_tracker_list(pp, dataset_group):
+    """List event trackers.
+
+    \b
+    Example:
+        pypersonalize event-tracker list --dataset-group movies
+    """
+    return pp.list_event_trackers(dataset_group=dataset_group)["eventTrackers"]
+
+
+@event_tracker_group.command("describe")
+@click.argument("event_tracker")
+@output_options
+def event_tracker_describe(pp, event_tracker):
+    """Describe an event tracker (with its trackingId).
+
+    \b
+    Example:
+        pypersonalize event-tracker describe site
+    """
+    return pp.describe_event_tracker(event_tracker)["eventTracker"]
+
+
+@event_tracker_group.command("delete")
+@click.argument("event_tracker")
+@output_options
+def event_tracker_delete(pp, event_tracker):
+    """Delete an event tracker.
+
+    \b
+    Example:
+        pypersonalize event-tracker delete site
+    """
+    pp.delete_event_tracker(event_tracker)
+
+
 @main.command("recommend")
 @click.option("--campaign", default=None)
 @click.option("--recommender", default=None)
@@ -952,14 +1010,15 @@ def rank_command(pp, campaign, user_id, items, context, metadata_columns):
 
 
 @main.command("put-events")
-@click.option("--dataset-group", required=True)
+@click.option("--dataset-group", default=None, help="The group (or give --tracking-id).")
+@click.option("--tracking-id", default=None, help="An event tracker's trackingId (names the group).")
 @click.option("--user-id", required=True)
 @click.option("--session-id", required=True)
 @click.option("--event", "events", multiple=True, required=True, metavar="JSON",
               help='One event as Personalize\'s JSON, e.g. \'{"eventType": "Watch", "itemId": "m7", '
                    '"sentAt": 1700000000}\'; repeatable (max 10).')
 @output_options
-def put_events_command(pp, dataset_group, user_id, session_id, events):
+def put_events_command(pp, dataset_group, tracking_id, user_id, session_id, events):
     """Record real-time events of one user (Personalize's PutEvents).
 
     \b
@@ -973,7 +1032,7 @@ def put_events_command(pp, dataset_group, user_id, session_id, events):
             parsed.append(json.loads(text))
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"event {n} is not valid JSON: {exc}", param_hint="--event") from None
-    return pp.put_events(dataset_group, user_id, session_id, parsed)
+    return pp.put_events(dataset_group, user_id, session_id, parsed, tracking_id=tracking_id)
 
 
 # -- sql --------------------------------------------------------------------------

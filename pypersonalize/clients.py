@@ -70,7 +70,7 @@ def _describe(method: str, arn: str):
     return method, [(arn, None)]
 
 
-OPERATIONS: dict[str, dict[str, tuple[str, list[tuple[str, str | None]]]]] = {
+OPERATIONS: dict[str, dict[str, tuple]] = {       # (method, [(aws, ours)], optional fixed keywords)
     "personalize-runtime": {
         "GetRecommendations": ("get_recommendations", [
             ("campaignArn", "campaign"), ("recommenderArn", "recommender"), ("userId", "user_id"),
@@ -82,7 +82,12 @@ OPERATIONS: dict[str, dict[str, tuple[str, list[tuple[str, str | None]]]]] = {
             ("context", "context"), ("filterArn", "filter"), ("filterValues", "filter_values"),
             ("metadataColumns", "metadata_columns")]),
     },
-    "personalize-events": {},
+    "personalize-events": {
+        # the group comes from the tracker; a missing userId reaches put_events as None
+        "PutEvents": ("put_events", [("trackingId", "tracking_id"), ("userId", "user_id"),
+                                     ("sessionId", "session_id"), ("eventList", "event_list")],
+                      {"dataset_group": None, "user_id": None}),
+    },
     "personalize": {
         "DescribeDatasetGroup": _describe("describe_dataset_group", "datasetGroupArn"),
         "DescribeSchema": _describe("describe_schema", "schemaArn"),
@@ -97,6 +102,10 @@ OPERATIONS: dict[str, dict[str, tuple[str, list[tuple[str, str | None]]]]] = {
         "DescribeFilter": _describe("describe_filter", "filterArn"),
         "DescribeBatchInferenceJob": _describe("describe_batch_inference_job", "batchInferenceJobArn"),
         "DescribeBatchSegmentJob": _describe("describe_batch_segment_job", "batchSegmentJobArn"),
+        "CreateEventTracker": ("create_event_tracker", [("name", "name"), ("datasetGroupArn", "dataset_group")]),
+        "DescribeEventTracker": _describe("describe_event_tracker", "eventTrackerArn"),
+        "ListEventTrackers": ("list_event_trackers", [("datasetGroupArn", "dataset_group")]),
+        "DeleteEventTracker": _describe("delete_event_tracker", "eventTrackerArn"),
         "ListDatasetGroups": ("list_dataset_groups", []),
         "ListSchemas": ("list_schemas", []),
         "ListRecipes": ("list_recipes", []),
@@ -210,10 +219,15 @@ class Client:
         too_big = _over_maximum(spec, kwargs)
         if too_big:
             raise self.exceptions.InvalidInputException("InvalidInputException", too_big, op)
-        method, params = mapped
+        method, params, *fixed = mapped
         paging = {k: kwargs.pop(k) for k in PAGING if k in kwargs}
+        unmapped = sorted(set(kwargs) - {aws for aws, _ours in params})
+        if unmapped:
+            raise self.exceptions.InvalidInputException(
+                "InvalidInputException", f"{op}: {', '.join(unmapped)} is not supported yet", op)
         positional = [kwargs[aws] for aws, ours in params if ours is None and aws in kwargs]
-        keywords = {ours: kwargs[aws] for aws, ours in params if ours is not None and aws in kwargs}
+        keywords = {**(fixed[0] if fixed else {}),
+                    **{ours: kwargs[aws] for aws, ours in params if ours is not None and aws in kwargs}}
         try:
             result = getattr(self._pp, method)(*positional, **keywords)
         except PypersonalizeError as exc:

@@ -99,7 +99,7 @@ class DatasetsAPI(ProjectBase):
     def delete_dataset_group(self, dataset_group: str) -> None:
         """Delete an empty dataset group; refused while it still holds datasets."""
         rec = self.catalog.get("dataset-group", dataset_group)
-        children = [r for kind in ("solution", "recommender", "filter", "dataset")
+        children = [r for kind in ("solution", "recommender", "filter", "event-tracker", "dataset")
                     for r in self.catalog.select(kind, dataset_group_arn=rec.arn)]
         if children:
             raise ResourceInUse(f"dataset group {rec.name!r} still holds "

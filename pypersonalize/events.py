@@ -17,6 +17,7 @@ from .connection import writes
 from .errors import InvalidInput
 from .event_rows import check_rows
 from .event_rows import write as write_rows
+from .event_trackers import tracked_group
 from .texts import text
 
 MAX_EVENTS = 10          # Personalize's eventList limit
@@ -145,13 +146,25 @@ class EventsAPI(ProjectBase):
     """Mixed into :class:`pypersonalize.Project`."""
 
     @writes
-    def put_events(self, dataset_group: str, user_id: str, session_id: str, event_list: list,
+    def put_events(self, dataset_group: str | None, user_id: str, session_id: str, event_list: list,
                    tracking_id: str | None = None) -> dict:
         """Append up to 10 events of one user to the interactions, in one transaction.
+
+        ``tracking_id`` (an event tracker's, see :meth:`create_event_tracker`) must be the
+        group's tracker's; with ``dataset_group=None`` it names the group.
 
         >>> pp.put_events("movies", "u1", "s1", [{"eventType": "Watch", "itemId": "m7",
         ...                                        "sentAt": 1700000000}])  # doctest: +SKIP
         """
+        if tracking_id is not None:
+            tracked = tracked_group(self.catalog, tracking_id)
+            if dataset_group is None:
+                dataset_group = tracked.name
+            elif self.catalog.get("dataset-group", dataset_group).arn != tracked.arn:
+                raise InvalidInput(f"trackingId {tracking_id!r} is the event tracker of dataset group "
+                                   f"{tracked.name!r}, not of {dataset_group!r}")
+        elif dataset_group is None:
+            raise InvalidInput("put_events needs a dataset_group or an event tracker's tracking_id")
         text(dataset_group, "put_events: dataset_group")
         group_name, schema = self._engine.memo(("events", dataset_group),
                                                lambda: self._events_target(dataset_group))

@@ -25,6 +25,7 @@ from .batch import BatchAPI
 from .catalog import Catalog
 from .connection import Connections, connect
 from .datasets import IMPORT_MODES, TABLE_OF, DatasetsAPI
+from .event_trackers import EventTrackersAPI
 from .events import EventsAPI
 from .filters import FiltersAPI
 from .personal import PersonalAPI
@@ -60,7 +61,7 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
 
 
 class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI,
-              FiltersAPI, BatchAPI, ProjectBase):
+              EventTrackersAPI, FiltersAPI, BatchAPI, ProjectBase):
     """One project file, composed of its parts: datasets in :class:`DatasetsAPI`, solutions in
     :class:`SolutionsAPI` (training in :class:`TrainingAPI`), campaigns, recommenders and
     recommendations in :class:`ServingAPI`, keeping models current in :class:`RefreshAPI`.

@@ -125,8 +125,12 @@ def test_control_plane_reads_and_pages(control, shop):
 
 
 def test_operations_not_mapped_yet_are_refused(control, shop):
-    with pytest.raises(control.exceptions.InvalidInputException, match="CreateEventTracker is not supported yet"):
-        control.create_event_tracker(name="t", datasetGroupArn="arn:x")
+    with pytest.raises(control.exceptions.InvalidInputException, match="CreateCampaign is not supported yet"):
+        control.create_campaign(name="t", solutionVersionArn=shop["version"])
+    group = shop["pp"].describe_dataset_group("movies")["datasetGroup"]["datasetGroupArn"]
+    with pytest.raises(control.exceptions.InvalidInputException, match="CreateEventTracker: tags is not supported yet"):
+        control.create_event_tracker(name="t", datasetGroupArn=group, tags=[{"tagKey": "a", "tagValue": "b"}])
+    assert control.list_event_trackers()["eventTrackers"] == []
     with pytest.raises(AttributeError, match="no operation 'create_tracker'"):
         getattr(control, "create_tracker")  # noqa: B009 - the attribute lookup is the test
     assert "get_solution_metrics" in dir(control)
@@ -141,3 +145,48 @@ def test_client_arguments_are_checked(shop, tmp_path):
         pypersonalize.client("personalize", project=shop["pp"], regionname="us-east-1")
     with pypersonalize.client("personalize", db=tmp_path / "new.duckdb") as fresh:
         assert fresh.list_dataset_groups()["datasetGroups"] == []
+
+
+def test_event_tracker_and_put_events_through_the_clients(tmp_path):
+    """CreateEventTracker's trackingId takes PutEvents to its group; the events reach the
+    recommendations at once; one tracker per group; the group cannot go before its tracker."""
+    path = tmp_path / "p.duckdb"
+    with pypersonalize.open(path, quiet=True) as pp:
+        build_sample_group(pp, "VIDEO_ON_DEMAND", "movies")
+        pp.create_solution(name="up", dataset_group="movies", recipe="aws-user-personalization")
+        version = pp.create_solution_version("up")["solutionVersionArn"]
+        pp.create_campaign(name="c", solution_version=version, campaign_config={
+            "itemExplorationConfig": {"explorationWeight": "0", "explorationItemAgeCutOff": "30"}})
+    personalize = pypersonalize.client("personalize", db=path)
+    pp = personalize._pp
+    events = pypersonalize.client("personalize-events", project=pp)
+    group = pp.describe_dataset_group("movies")["datasetGroup"]["datasetGroupArn"]
+    made = personalize.create_event_tracker(name="site", datasetGroupArn=group)
+    assert set(made) == {"eventTrackerArn", "trackingId", "ResponseMetadata"}
+    described = personalize.describe_event_tracker(eventTrackerArn=made["eventTrackerArn"])["eventTracker"]
+    assert described["trackingId"] == made["trackingId"] and described["datasetGroupArn"] == group
+    assert described["status"] == "ACTIVE"
+    with pytest.raises(personalize.exceptions.ResourceAlreadyExistsException, match="has one"):
+        personalize.create_event_tracker(name="second", datasetGroupArn=group)
+    before = pp.get_recommendations(campaign="c", user_id="newcomer", num_results=10)["itemList"]
+    sent = [{"eventType": "Watch", "itemId": i, "sentAt": 1_735_700_000 + k} for k, i in enumerate(("m570", "m367"))]
+    answer = events.put_events(trackingId=made["trackingId"], userId="newcomer", sessionId="s1", eventList=sent)
+    assert set(answer) == {"ResponseMetadata"}
+    stored = pp.sql("SELECT ITEM_ID FROM movies.interactions WHERE USER_ID = 'newcomer' ORDER BY ALL").fetchall()
+    assert stored == [("m367",), ("m570",)]
+    after = pp.get_recommendations(campaign="c", user_id="newcomer", num_results=10)["itemList"]
+    assert after != before
+    with pytest.raises(events.exceptions.ResourceNotFoundException):
+        events.put_events(trackingId="not-a-tracker", userId="u1", sessionId="s1", eventList=sent)
+    with pytest.raises(ParamValidationError, match="eventList"):
+        events.put_events(trackingId=made["trackingId"], userId="u1", sessionId="s1", eventList=[])
+    with pytest.raises(events.exceptions.InvalidInputException, match="less than or equal to 10"):
+        events.put_events(trackingId=made["trackingId"], userId="u1", sessionId="s1", eventList=sent * 6)
+    with pytest.raises(pypersonalize.InvalidInput, match="event tracker of dataset group"):
+        pp.create_dataset_group(name="other")
+        pp.put_events("other", "u1", "s1", sent, tracking_id=made["trackingId"])
+    with pytest.raises(pypersonalize.ResourceInUse, match="event-tracker site"):
+        pp.delete_dataset_group("movies")
+    personalize.delete_event_tracker(eventTrackerArn=made["eventTrackerArn"])
+    assert personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"] == []
+    personalize.close()
