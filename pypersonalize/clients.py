@@ -18,9 +18,11 @@ Operations of the service model not mapped yet raise "not supported yet".
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import aws_model
@@ -89,6 +91,38 @@ OPERATIONS: dict[str, dict[str, tuple]] = {       # (method, [(aws, ours)], opti
                       {"dataset_group": None, "user_id": None}),
     },
     "personalize": {
+        "CreateDatasetGroup": ("create_dataset_group", [("name", "name"), ("domain", "domain")]),
+        "CreateSchema": ("create_schema", [("name", "name"), ("schema", "schema"), ("domain", "domain")]),
+        "CreateDataset": ("create_dataset", [("name", "name"), ("datasetGroupArn", "dataset_group"),
+                                             ("datasetType", "dataset_type"), ("schemaArn", "schema")]),
+        "CreateDatasetImportJob": ("create_dataset_import_job", [
+            ("datasetArn", "dataset"), ("dataSource", "data_source"), ("jobName", "job_name"),
+            ("importMode", "import_mode")]),
+        # Personalize trains automatically unless told not to: performAutoTraining defaults to true
+        "CreateSolution": ("create_solution", [
+            ("name", "name"), ("datasetGroupArn", "dataset_group"), ("recipeArn", "recipe"),
+            ("eventType", "event_type"), ("solutionConfig", "solution_config"),
+            ("performAutoTraining", "perform_auto_training"), ("performHPO", "perform_hpo"),
+            ("performAutoML", "perform_auto_ml")], {"perform_auto_training": True}),
+        "CreateSolutionVersion": ("create_solution_version", [("solutionArn", "solution"),
+                                                              ("trainingMode", "training_mode")]),
+        "CreateCampaign": ("create_campaign", [("name", "name"), ("solutionVersionArn", "solution_version"),
+                                               ("minProvisionedTPS", "min_provisioned_tps"),
+                                               ("campaignConfig", "campaign_config")]),
+        "UpdateCampaign": ("update_campaign", [("campaignArn", "campaign"), ("solutionVersionArn", "solution_version"),
+                                               ("minProvisionedTPS", "min_provisioned_tps"),
+                                               ("campaignConfig", "campaign_config")]),
+        "CreateRecommender": ("create_recommender", [("name", "name"), ("datasetGroupArn", "dataset_group"),
+                                                     ("recipeArn", "recipe"), ("recommenderConfig", "recommender_config")]),
+        "CreateFilter": ("create_filter", [("name", "name"), ("datasetGroupArn", "dataset_group"),
+                                           ("filterExpression", "filter_expression")]),
+        "DeleteDatasetGroup": _describe("delete_dataset_group", "datasetGroupArn"),
+        "DeleteSchema": _describe("delete_schema", "schemaArn"),
+        "DeleteDataset": _describe("delete_dataset", "datasetArn"),
+        "DeleteSolution": _describe("delete_solution", "solutionArn"),
+        "DeleteCampaign": _describe("delete_campaign", "campaignArn"),
+        "DeleteRecommender": _describe("delete_recommender", "recommenderArn"),
+        "DeleteFilter": _describe("delete_filter", "filterArn"),
         "DescribeDatasetGroup": _describe("describe_dataset_group", "datasetGroupArn"),
         "DescribeSchema": _describe("describe_schema", "schemaArn"),
         "DescribeDataset": _describe("describe_dataset", "datasetArn"),
@@ -121,6 +155,10 @@ OPERATIONS: dict[str, dict[str, tuple]] = {       # (method, [(aws, ours)], opti
     },
 }
 PAGING = ("maxResults", "nextToken")
+# AWS-only parameters with no local meaning: accepted, and recorded on the object the call
+# creates (its catalog record's "awsOnly"), so describe_* can show what was asked.
+AWS_ONLY = ("roleArn", "kmsKeyArn")
+S3_ROOT_ENV = "PYPERSONALIZE_S3_ROOT"
 
 
 def _check(op: str, spec: dict, kwargs: dict) -> None:
@@ -169,8 +207,8 @@ def _over_maximum(spec: dict, kwargs: dict) -> str | None:
 class Client:
     """One service's operations over a :class:`pypersonalize.Project` (see the module docstring)."""
 
-    def __init__(self, service: str, project, owns: bool):
-        self._service, self._pp, self._owns = service, project, owns
+    def __init__(self, service: str, project, owns: bool, s3_root=None):
+        self._service, self._pp, self._owns, self._s3_root = service, project, owns, s3_root
         self._specs = aws_model.operations(service)
         self._by_method = {snake(op): op for op in self._specs}
         names = sorted({e for spec in self._specs.values() for e in spec["errors"]} | set(_BASES))
@@ -221,6 +259,9 @@ class Client:
             raise self.exceptions.InvalidInputException("InvalidInputException", too_big, op)
         method, params, *fixed = mapped
         paging = {k: kwargs.pop(k) for k in PAGING if k in kwargs}
+        aws_only = {k: kwargs.pop(k) for k in AWS_ONLY if k in kwargs}
+        if "dataSource" in kwargs and op == "CreateDatasetImportJob":
+            kwargs["dataSource"] = self._local_path(kwargs["dataSource"], op)
         unmapped = sorted(set(kwargs) - {aws for aws, _ours in params})
         if unmapped:
             raise self.exceptions.InvalidInputException(
@@ -234,12 +275,44 @@ class Client:
             code = next((c for cls, c in _CODE_OF if isinstance(exc, cls)), "InvalidInputException")
             error = getattr(self.exceptions, code)
             raise error(code, str(exc), op) from exc
+        if aws_only:
+            self._record_aws_only(result or {}, aws_only)
         result = {k: v for k, v in (result or {}).items() if k in spec["output"]}
         if paging or "nextToken" in spec["output"]:
             result = _page(result, spec, paging, op, self.exceptions)
         result["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200,
                                       "HTTPHeaders": {}, "RetryAttempts": 0}
         return result
+
+
+    def _local_path(self, source, op: str) -> str:
+        """A dataSource's dataLocation as a local path: ``s3://bucket/key`` under the S3 root
+        (``client(s3_root=...)`` or $PYPERSONALIZE_S3_ROOT) as ``ROOT/bucket/key``."""
+        location = source.get("dataLocation") if isinstance(source, dict) else None
+        if not isinstance(location, str) or not location:
+            raise self.exceptions.InvalidInputException("InvalidInputException",
+                                                        "dataSource.dataLocation must be a path", op)
+        if not location.startswith("s3://"):
+            return location
+        root = self._s3_root or os.environ.get(S3_ROOT_ENV)
+        if not root:
+            raise self.exceptions.InvalidInputException(
+                "InvalidInputException", f"{location} is an S3 path: give client(s3_root=DIR) or set "
+                f"{S3_ROOT_ENV}=DIR to read it from DIR/bucket/key", op)
+        key = location[len("s3://"):]
+        if not key or any(part in ("", ".", "..") for part in key.rstrip("/").split("/")):
+            raise self.exceptions.InvalidInputException("InvalidInputException",
+                                                        f"{location} is not an S3 bucket/key path", op)
+        return str(Path(root) / key)
+
+    def _record_aws_only(self, result: dict, values: dict) -> None:
+        arn = next((v for k, v in result.items() if k.endswith("Arn") and isinstance(v, str)), None)
+        if arn is None:
+            return
+        kind = arn.split(":", 5)[-1].split("/", 1)[0]
+        for rec in self._pp.catalog.select(kind, arn=arn):
+            with self._pp._transaction():
+                self._pp.catalog.update(rec, config={**rec.config, "awsOnly": values})
 
 
 def _page(result: dict, spec: dict, paging: dict, op: str, exceptions) -> dict:
@@ -266,7 +339,7 @@ def _page(result: dict, spec: dict, paging: dict, op: str, exceptions) -> dict:
 
 
 def client(service: str, db: Any = None, *, project=None, read_only: bool = False,
-           endpoint_url: str | None = None, **aws_only) -> Client:
+           endpoint_url: str | None = None, s3_root: str | Path | None = None, **aws_only) -> Client:
     """A boto3-shaped client of ``service`` ("personalize", "personalize-runtime",
     "personalize-events") on the project file ``db`` (or an open ``project``, which it then
     leaves open). AWS session settings boto3 takes (``region_name``, ``aws_access_key_id`` …)
@@ -283,9 +356,9 @@ def client(service: str, db: Any = None, *, project=None, read_only: bool = Fals
     if (db is None) == (project is None):
         raise InvalidInput("give the project file (db=...) or an open project (project=...)")
     if project is not None:
-        return Client(service, project, owns=False)
+        return Client(service, project, owns=False, s3_root=s3_root)
     from .project import open as open_project
-    return Client(service, open_project(db, quiet=True, read_only=read_only), owns=True)
+    return Client(service, open_project(db, quiet=True, read_only=read_only), owns=True, s3_root=s3_root)
 
 
 __all__ = ["OPERATIONS", "Client", "ClientError", "ParamValidationError", "client", "snake"]

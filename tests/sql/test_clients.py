@@ -125,8 +125,8 @@ def test_control_plane_reads_and_pages(control, shop):
 
 
 def test_operations_not_mapped_yet_are_refused(control, shop):
-    with pytest.raises(control.exceptions.InvalidInputException, match="CreateCampaign is not supported yet"):
-        control.create_campaign(name="t", solutionVersionArn=shop["version"])
+    with pytest.raises(control.exceptions.InvalidInputException, match="DescribeAlgorithm is not supported yet"):
+        control.describe_algorithm(algorithmArn="arn:aws:personalize:::algorithm/aws-sims")
     group = shop["pp"].describe_dataset_group("movies")["datasetGroup"]["datasetGroupArn"]
     with pytest.raises(control.exceptions.InvalidInputException, match="CreateEventTracker: tags is not supported yet"):
         control.create_event_tracker(name="t", datasetGroupArn=group, tags=[{"tagKey": "a", "tagValue": "b"}])
@@ -190,3 +190,63 @@ def test_event_tracker_and_put_events_through_the_clients(tmp_path):
     personalize.delete_event_tracker(eventTrackerArn=made["eventTrackerArn"])
     assert personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"] == []
     personalize.close()
+
+
+def test_a_getting_started_flow_through_the_clients(tmp_path, monkeypatch):
+    """Schemas, datasets, S3 imports (under a local root), a solution, a version, a campaign and
+    a filter, all in boto3's names; the answers equal the Python API's. roleArn is recorded."""
+    import json
+    import shutil
+
+    from tests.conftest import DOMAIN_DIRS
+    folder = DOMAIN_DIRS["VIDEO_ON_DEMAND"]
+    bucket = tmp_path / "s3" / "my-bucket"
+    bucket.mkdir(parents=True)
+    for name in ("interactions", "items"):
+        shutil.copy(folder / f"{name}.csv", bucket / f"{name}.csv")
+    monkeypatch.setenv("PYPERSONALIZE_S3_ROOT", str(tmp_path / "s3"))
+    role = "arn:aws:iam::123456789012:role/PersonalizeRole"
+    with pypersonalize.client("personalize", db=tmp_path / "p.duckdb") as personalize:
+        runtime = pypersonalize.client("personalize-runtime", project=personalize._pp)
+        group = personalize.create_dataset_group(name="gs", domain="VIDEO_ON_DEMAND")["datasetGroupArn"]
+        for dtype in ("Interactions", "Items"):
+            schema = personalize.create_schema(name=f"gs-{dtype.lower()}", domain="VIDEO_ON_DEMAND", schema=(
+                folder / f"{dtype.lower()}.schema.json").read_text())["schemaArn"]
+            dataset = personalize.create_dataset(name=f"gs-{dtype.lower()}", schemaArn=schema,
+                                                 datasetGroupArn=group, datasetType=dtype)["datasetArn"]
+            job = personalize.create_dataset_import_job(
+                jobName=f"import-{dtype.lower()}", datasetArn=dataset, roleArn=role,
+                dataSource={"dataLocation": f"s3://my-bucket/{dtype.lower()}.csv"})["datasetImportJobArn"]
+            described = personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+            assert described["status"] == "ACTIVE"
+        pp = personalize._pp
+        assert pp.catalog.select("dataset-import-job", arn=job)[0].config["awsOnly"] == {"roleArn": role}
+        with pytest.raises(personalize.exceptions.InvalidInputException, match="not an S3 bucket/key"):
+            personalize.create_dataset_import_job(jobName="x", datasetArn=dataset,
+                                                  dataSource={"dataLocation": "s3://my-bucket/../etc/passwd"})
+        solution = personalize.create_solution(
+            name="gs-up", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-user-personalization",
+            performAutoTraining=False)["solutionArn"]
+        version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        assert personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]["status"] == "ACTIVE"
+        campaign = personalize.create_campaign(name="gs", solutionVersionArn=version, minProvisionedTPS=1,
+                                               campaignConfig={"itemExplorationConfig": {
+                                                   "explorationWeight": "0", "explorationItemAgeCutOff": "30"}})
+        filt = personalize.create_filter(name="no-watched", datasetGroupArn=group,
+                                         filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Watch")')
+        got = runtime.get_recommendations(campaignArn=campaign["campaignArn"], userId="u3", numResults=10,
+                                          filterArn=filt["filterArn"])["itemList"]
+        want = pp.get_recommendations(campaign="gs", user_id="u3", num_results=10, filter="no-watched")["itemList"]
+        assert got == want and len(got) == 10
+        watched = {r[0] for r in pp.sql("SELECT ITEM_ID FROM gs.interactions WHERE USER_ID = 'u3' "
+                                        "AND EVENT_TYPE = 'Watch'").fetchall()}
+        assert watched and not watched & {i["itemId"] for i in got}
+        # Personalize's default: a solution trains itself again every 7 days
+        auto = personalize.create_solution(name="gs-auto", datasetGroupArn=group,
+                                           recipeArn="arn:aws:personalize:::recipe/aws-popularity-count")
+        assert personalize.describe_solution(solutionArn=auto["solutionArn"])["solution"]["performAutoTraining"]
+        personalize.delete_solution(solutionArn=auto["solutionArn"])
+        assert [s["name"] for s in personalize.list_solutions(datasetGroupArn=group)["solutions"]] == ["gs-up"]
+        with pytest.raises(personalize.exceptions.ResourceInUseException):
+            personalize.delete_dataset_group(datasetGroupArn=group)
+        assert json.dumps(personalize.list_campaigns()["campaigns"][0], default=str)
