@@ -3,8 +3,8 @@
 ``aws_model.json`` beside this file is generated from botocore (a test dependency, not a
 runtime one) by ``python -m pypersonalize.aws_model --write``; ``tests/unit/test_aws_model.py``
 checks it against the installed botocore. For each of the three services it keeps, per
-operation, the top-level input members (shape type, required, length / value bounds, enum)
-and the output member names: what the in-process clients (``clients.py``) check a call
+operation, the top-level input members (shape type, required, length / value bounds, enum),
+the output member names and the errors, and boto3's paginators: what the in-process clients (``clients.py``) check a call
 against before they run it.
 """
 
@@ -46,7 +46,14 @@ def from_botocore() -> dict:
             ops[name] = {"input": members, "required": required,
                          "output": [] if op.output_shape is None else list(op.output_shape.members),
                          "errors": sorted(e.name for e in op.error_shapes)}
-        out[service] = {"apiVersion": model.api_version, "protocol": model.protocol, "operations": ops}
+        try:
+            pages = session.get_paginator_model(service)._paginator_config
+        except Exception:            # noqa: BLE001 - botocore raises UnknownServiceError for none
+            pages = {}
+        paginators = {op: {"inputToken": c["input_token"], "outputToken": c["output_token"],
+                           "limitKey": c["limit_key"], "resultKey": c["result_key"]} for op, c in pages.items()}
+        out[service] = {"apiVersion": model.api_version, "protocol": model.protocol, "operations": ops,
+                        "paginators": paginators}
     return out
 
 
@@ -54,6 +61,12 @@ def from_botocore() -> dict:
 def load() -> dict:
     """The shipped model (``aws_model.json``)."""
     return json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+
+
+def paginators(service: str) -> dict:
+    """List operations boto3 can paginate: {operation: {inputToken, outputToken, limitKey, resultKey}}."""
+    operations(service)
+    return load()[service].get("paginators", {})
 
 
 def operations(service: str) -> dict:

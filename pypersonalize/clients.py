@@ -235,6 +235,19 @@ class Client:
         call.__doc__ = f"Personalize's {op} (boto3 parameter names; see pypersonalize.client)."
         return call
 
+    def can_paginate(self, operation_name: str) -> bool:
+        """Whether boto3 has a paginator for this method (``"list_solutions"``)."""
+        return self._by_method.get(operation_name) in aws_model.paginators(self._service)
+
+    def get_paginator(self, operation_name: str) -> Paginator:
+        """boto3's paginator: ``.paginate(**params, PaginationConfig={"MaxItems", "PageSize",
+        "StartingToken"})`` yields the pages of a List* call."""
+        op = self._by_method.get(operation_name)
+        config = aws_model.paginators(self._service).get(op)
+        if config is None:
+            raise InvalidInput(f"operation {operation_name!r} cannot be paginated")
+        return Paginator(getattr(self, operation_name), config)
+
     def close(self) -> None:
         if self._owns:
             self._pp.close()
@@ -315,6 +328,39 @@ class Client:
                 self._pp.catalog.update(rec, config={**rec.config, "awsOnly": values})
 
 
+class Paginator:
+    """Pages of one List* call, as boto3's paginators give them."""
+
+    def __init__(self, method: Callable[..., dict], config: dict):
+        self._method, self._config = method, config
+
+    def paginate(self, PaginationConfig: dict | None = None, **params):  # noqa: N803 - boto3's name
+        settings = dict(PaginationConfig or {})
+        unknown = set(settings) - {"MaxItems", "PageSize", "StartingToken"}
+        if unknown:
+            raise ParamValidationError(f"PaginationConfig: unknown key(s) {', '.join(sorted(unknown))}")
+        left = settings.get("MaxItems")
+        token = settings.get("StartingToken")
+        key = self._config["resultKey"]
+        while True:
+            call = dict(params)
+            if settings.get("PageSize") is not None:
+                call[self._config["limitKey"]] = settings["PageSize"]
+            if token is not None:
+                call[self._config["inputToken"]] = token
+            page = self._method(**call)
+            token = page.get(self._config["outputToken"])
+            if left is not None:
+                if len(page[key]) >= left:
+                    page[key] = page[key][:left]
+                    yield page
+                    return
+                left -= len(page[key])
+            yield page
+            if token is None:
+                return
+
+
 def _page(result: dict, spec: dict, paging: dict, op: str, exceptions) -> dict:
     """``maxResults`` / ``nextToken`` over the operation's one list member (the token is the
     offset of the next item; a token this client did not hand out is refused)."""
@@ -361,4 +407,4 @@ def client(service: str, db: Any = None, *, project=None, read_only: bool = Fals
     return Client(service, open_project(db, quiet=True, read_only=read_only), owns=True, s3_root=s3_root)
 
 
-__all__ = ["OPERATIONS", "Client", "ClientError", "ParamValidationError", "client", "snake"]
+__all__ = ["OPERATIONS", "Client", "ClientError", "Paginator", "ParamValidationError", "client", "snake"]

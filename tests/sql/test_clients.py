@@ -250,3 +250,19 @@ def test_a_getting_started_flow_through_the_clients(tmp_path, monkeypatch):
         with pytest.raises(personalize.exceptions.ResourceInUseException):
             personalize.delete_dataset_group(datasetGroupArn=group)
         assert json.dumps(personalize.list_campaigns()["campaigns"][0], default=str)
+
+
+def test_paginators_walk_every_list_as_boto3s_do(control, shop):
+    everything = [s["solutionArn"] for s in shop["pp"].list_solutions()["solutions"]]
+    assert control.can_paginate("list_solutions") and not control.can_paginate("describe_solution")
+    pages = list(control.get_paginator("list_solutions").paginate(PaginationConfig={"PageSize": 3}))
+    assert [[s["solutionArn"] for s in p["solutions"]] for p in pages] == [everything[:3], everything[3:]]
+    capped = list(control.get_paginator("list_solutions").paginate(PaginationConfig={"MaxItems": 2}))
+    assert [s["solutionArn"] for p in capped for s in p["solutions"]] == everything[:2]
+    group = shop["pp"].describe_dataset_group("movies")["datasetGroup"]["datasetGroupArn"]
+    filtered = control.get_paginator("list_solutions").paginate(datasetGroupArn=group)
+    assert [s["solutionArn"] for p in filtered for s in p["solutions"]] == everything
+    with pytest.raises(pypersonalize.InvalidInput, match="cannot be paginated"):
+        control.get_paginator("describe_solution")
+    with pytest.raises(ParamValidationError, match="PaginationConfig"):
+        list(control.get_paginator("list_solutions").paginate(PaginationConfig={"Size": 3}))

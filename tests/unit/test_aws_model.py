@@ -46,3 +46,11 @@ def test_method_names_are_boto3s(live):
     for service in aws_model.SERVICES:
         for op in live[service]["operations"]:
             assert snake(op) == xform_name(op), op
+
+
+@pytest.mark.parametrize("service", aws_model.SERVICES)
+def test_paginators_are_botocores(live, service):
+    assert aws_model.paginators(service) == live[service]["paginators"]
+    for op, config in aws_model.paginators(service).items():
+        spec = aws_model.operations(service)[op]
+        assert config["inputToken"] in spec["input"] and config["resultKey"] in spec["output"]
