@@ -189,6 +189,50 @@ def _check(op: str, spec: dict, kwargs: dict) -> None:
         raise ParamValidationError("Parameter validation failed:\n" + "\n".join(problems))
 
 
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _lists(value):
+    """Tuples where a list belongs, as lists (botocore takes either)."""
+    if isinstance(value, tuple):
+        return [_lists(v) for v in value]
+    if isinstance(value, list):
+        return [_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    return value
+
+
+def _service_check(spec: dict, kwargs: dict) -> str | None:
+    """What the service refuses before looking anything up: text that is not valid Unicode
+    (a lone surrogate), an empty ARN, a boolean page size, CreateSchema given anything but
+    the schema's JSON text (boto3 sends the text; it is never a path to read)."""
+    for name, value in kwargs.items():
+        if name == "nextToken":
+            continue                  # a token is checked as a token (InvalidNextTokenException)
+        for piece in _strings(value):
+            try:
+                piece.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{name}: not valid Unicode text"
+        if name.endswith("Arn") and value == "":
+            return f"{name} must not be empty"
+        if name == "maxResults" and isinstance(value, bool):
+            return "maxResults must be a number"
+        if name == "schema" and isinstance(value, str) and not value.lstrip().startswith("{"):
+            return "schema must be the Avro schema's JSON text"
+    return None
+
+
 def _over_maximum(spec: dict, kwargs: dict) -> str | None:
     """The service's own check (an InvalidInputException): a value over its maximum."""
     for name, value in kwargs.items():
@@ -209,6 +253,7 @@ class Client:
 
     def __init__(self, service: str, project, owns: bool, s3_root=None):
         self._service, self._pp, self._owns, self._s3_root = service, project, owns, s3_root
+        self._closed = False
         self._specs = aws_model.operations(service)
         self._by_method = {snake(op): op for op in self._specs}
         names = sorted({e for spec in self._specs.values() for e in spec["errors"]} | set(_BASES))
@@ -249,8 +294,9 @@ class Client:
         return Paginator(getattr(self, operation_name), config)
 
     def close(self) -> None:
-        if self._owns:
+        if self._owns and not self._closed:
             self._pp.close()
+        self._closed = True
 
     def __enter__(self):
         return self
@@ -261,8 +307,14 @@ class Client:
     # -- one call ---------------------------------------------------------------------
 
     def _call(self, op: str, kwargs: dict) -> dict:
+        if self._closed:
+            raise InvalidInput(f"this {self._service} client is closed")
         spec = self._specs[op]
         _check(op, spec, kwargs)
+        bad = _service_check(spec, kwargs)
+        if bad:
+            raise self.exceptions.InvalidInputException("InvalidInputException", bad, op)
+        kwargs = {k: _lists(v) for k, v in kwargs.items()}
         mapped = OPERATIONS[self._service].get(op)
         if mapped is None:
             raise self.exceptions.InvalidInputException(
@@ -282,8 +334,11 @@ class Client:
         positional = [kwargs[aws] for aws, ours in params if ours is None and aws in kwargs]
         keywords = {**(fixed[0] if fixed else {}),
                     **{ours: kwargs[aws] for aws, ours in params if ours is not None and aws in kwargs}}
+        import duckdb
         try:
             result = getattr(self._pp, method)(*positional, **keywords)
+        except duckdb.ConnectionException:
+            raise InvalidInput(f"the project this {self._service} client works on is closed") from None
         except PypersonalizeError as exc:
             code = next((c for cls, c in _CODE_OF if isinstance(exc, cls)), "InvalidInputException")
             error = getattr(self.exceptions, code)
@@ -371,7 +426,7 @@ def _page(result: dict, spec: dict, paging: dict, op: str, exceptions) -> dict:
     start = 0
     token = paging.get("nextToken")
     if token is not None:
-        if not str(token).isdigit() or int(token) > len(items):
+        if not re.fullmatch(r"0|[1-9][0-9]*", str(token), re.ASCII) or int(token) > len(items):
             raise exceptions.InvalidNextTokenException("InvalidNextTokenException", f"invalid nextToken {token!r}", op)
         start = int(token)
     size = paging.get("maxResults", 100)
@@ -401,6 +456,8 @@ def client(service: str, db: Any = None, *, project=None, read_only: bool = Fals
         raise TypeError(f"client() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     if (db is None) == (project is None):
         raise InvalidInput("give the project file (db=...) or an open project (project=...)")
+    if isinstance(project, (str, Path)):
+        raise InvalidInput("project= takes an open pypersonalize project; give a file path as db=")
     if project is not None:
         return Client(service, project, owns=False, s3_root=s3_root)
     from .project import open as open_project

@@ -29,7 +29,8 @@ __all__ = ["RECIPES", "Recipe", "RecipeType", "Hyperparameter", "Ranked", "Reque
 
 def get_recipe(ref: str) -> Recipe:
     """``get_recipe("aws-sims")`` == ``get_recipe("arn:aws:personalize:::recipe/aws-sims")``."""
-    name = ref.rsplit("/", 1)[-1] if isinstance(ref, str) and ref.startswith("arn:") else ref
+    prefix = "arn:aws:personalize:::recipe/"
+    name = ref[len(prefix):] if isinstance(ref, str) and ref.startswith(prefix) else ref
     for recipe in RECIPES.values():
         if name == recipe.name or name in recipe.aliases:
             return recipe
