@@ -36,17 +36,9 @@ pairs from the ratings; the last column is filtered / plain."""
 
 
 def build(db: Path):
-    from tests.sql.test_movielens import SCHEMAS, to_personalize_csv
-    folder = db.parent
-    to_personalize_csv(folder)
+    from tuning import build_movielens
+    build_movielens(db)
     with pypersonalize.open(db, quiet=True) as pp:
-        pp.create_dataset_group(name="ml")
-        for dtype, schema in SCHEMAS.items():
-            pp.create_schema(name=f"ml-{dtype.lower()}", schema=schema)
-            pp.create_dataset(name=f"ml-{dtype.lower()}", dataset_group="ml", dataset_type=dtype,
-                              schema=f"ml-{dtype.lower()}")
-            pp.create_dataset_import_job(dataset=dtype, dataset_group="ml",
-                                         data_source=folder / f"{dtype.lower()}.csv")
         for name, recipe in (("sims", "aws-sims"), ("popular", "aws-popularity-count")):
             pp.create_solution(name=name, dataset_group="ml", recipe=recipe)
             pp.create_campaign(name=name, solution_version=pp.create_solution_version(name)["solutionVersionArn"])
