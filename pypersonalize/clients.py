@@ -34,6 +34,7 @@ from .errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from .numbers import epoch_seconds
 
 _PYTHON_TYPES = {"string": (str,), "integer": (int,), "long": (int,), "float": (int, float),
                  "double": (int, float), "boolean": (bool,), "map": (dict,), "structure": (dict,),
@@ -161,32 +162,64 @@ AWS_ONLY = ("roleArn", "kmsKeyArn")
 S3_ROOT_ENV = "PYPERSONALIZE_S3_ROOT"
 
 
+_NUMERIC = ("integer", "long", "float", "double")
+
+
 def _check(op: str, spec: dict, kwargs: dict) -> None:
-    """botocore's client-side checks: names, required members, types, minimums."""
-    problems = []
-    unknown = [k for k in kwargs if k not in spec["input"]]
-    for name in unknown:
-        problems.append(f'Unknown parameter in input: "{name}", must be one of: {", ".join(spec["input"])}')
-    for name in spec["required"]:
-        if name not in kwargs:
-            problems.append(f'Missing required parameter in input: "{name}"')
-    for name, value in kwargs.items():
-        member = spec["input"].get(name)
-        if member is None:
-            continue
-        kinds = _PYTHON_TYPES.get(member["type"], (object,))
-        if not isinstance(value, kinds):          # botocore lets True pass as an integer; the service refuses it
-            problems.append(f"Invalid type for parameter {name}, value: {value!r}, type: {type(value).__name__}, "
-                            f"valid types: {', '.join(k.__name__ for k in kinds)}")
-            continue
-        low = member.get("min")
-        if low is not None:
-            size = value if member["type"] in ("integer", "long", "float", "double") else len(value)
-            if size < low:
-                what = "value" if member["type"] in ("integer", "long", "float", "double") else "length"
-                problems.append(f"Invalid {what} for parameter {name}, value: {size}, valid min {what}: {low}")
+    """botocore's client-side checks, at every depth: names, required members, types, minimums."""
+    problems: list[str] = []
+    _check_members(spec["input"], spec["required"], kwargs, "", problems, top=True)
     if problems:
         raise ParamValidationError("Parameter validation failed:\n" + "\n".join(problems))
+
+
+def _check_members(members: dict, required: list, given: dict, where: str, problems: list, top=False) -> None:
+    scope = "input" if top else where
+    for name in given:
+        if name not in members:
+            problems.append(f'Unknown parameter in {scope}: "{name}", must be one of: {", ".join(members)}')
+    for name in required:
+        if name not in given:
+            problems.append(f'Missing required parameter in {scope}: "{name}"')
+    for name, value in given.items():
+        if name in members:
+            _check_value(members[name], value, f"{where}.{name}" if where else name, problems)
+
+
+def _check_value(shape: dict, value, where: str, problems: list) -> None:
+    if shape["type"] == "timestamp":
+        try:
+            if not isinstance(value, bool):     # botocore reads True as 1; the service refuses it
+                epoch_seconds(value, where)
+        except InvalidInput:
+            problems.append(f"Invalid type for parameter {where}, value: {_short(value)}, type: "
+                            f"{type(value).__name__}, valid types: <class 'datetime.datetime'>, timestamp-string")
+        return
+    kinds = _PYTHON_TYPES.get(shape["type"], (object,))
+    if not isinstance(value, kinds):          # botocore lets True pass as an integer; the service refuses it
+        problems.append(f"Invalid type for parameter {where}, value: {_short(value)}, type: {type(value).__name__}, "
+                        f"valid types: {', '.join(k.__name__ for k in kinds)}")
+        return
+    low = shape.get("min")
+    if low is not None and shape["type"] != "timestamp":
+        size = value if shape["type"] in _NUMERIC else len(value)
+        if size < low:
+            what = "value" if shape["type"] in _NUMERIC else "length"
+            problems.append(f"Invalid {what} for parameter {where}, value: {size}, valid min {what}: {low}")
+    if shape["type"] == "structure" and "members" in shape:
+        _check_members(shape["members"], shape.get("required", []), value, where, problems)
+    elif shape["type"] == "list" and "member" in shape:
+        for n, v in enumerate(value):
+            _check_value(shape["member"], v, f"{where}[{n}]", problems)
+    elif shape["type"] == "map" and "value" in shape:
+        for k, v in value.items():
+            _check_value(shape["key"], k, f"{where} key", problems)
+            _check_value(shape["value"], v, f"{where}.{_short(k)}", problems)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _strings(value):
@@ -234,17 +267,39 @@ def _service_check(spec: dict, kwargs: dict) -> str | None:
 
 
 def _over_maximum(spec: dict, kwargs: dict) -> str | None:
-    """The service's own check (an InvalidInputException): a value over its maximum."""
+    """The service's own check (an InvalidInputException): a value over its maximum, at any depth."""
     for name, value in kwargs.items():
-        member = spec["input"].get(name, {})
-        high = member.get("max")
-        if high is None:
-            continue
-        numeric = member["type"] in ("integer", "long", "float", "double")
+        found = _over(spec["input"].get(name), value, name)
+        if found:
+            return found
+    return None
+
+
+def _over(shape: dict | None, value, where: str) -> str | None:
+    if shape is None:
+        return None
+    high = shape.get("max")
+    if high is not None and shape["type"] != "timestamp":
+        numeric = shape["type"] in _NUMERIC
         size = value if numeric else len(value)
         if size > high:
-            return f"1 validation error detected: Value at '{name}' failed to satisfy constraint: " \
+            return f"1 validation error detected: Value at '{where}' failed to satisfy constraint: " \
                    f"Member must have {'value' if numeric else 'length'} less than or equal to {high}"
+    if shape["type"] == "structure":
+        for name, v in value.items():
+            found = _over(shape.get("members", {}).get(name), v, f"{where}.{name}")
+            if found:
+                return found
+    elif shape["type"] == "list":
+        for n, v in enumerate(value):
+            found = _over(shape.get("member"), v, f"{where}.{n + 1}.member")
+            if found:
+                return found
+    elif shape["type"] == "map":
+        for k, v in value.items():
+            found = _over(shape.get("key"), k, f"{where}.key") or _over(shape.get("value"), v, f"{where}.{_short(k)}")
+            if found:
+                return found
     return None
 
 
