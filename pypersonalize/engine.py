@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInput
+from .event_log import SeenEvents
 from .histories import HistoryStore, Vocab
 from .recipes import Recipe, Request, get_recipe
 from .sqlkit import render, used_params
@@ -84,6 +85,7 @@ class EngineState:
         self.data_stamps: dict[str, int] = {}
         self.vocabs: dict[str, Vocab] = {}
         self.stores: dict[str, tuple[int, HistoryStore]] = {}
+        self.seen: dict[str, tuple[int, SeenEvents]] = {}
         self.models: OrderedDict[str, Served] = OrderedDict()
         self.endpoints: tuple[int, dict] | None = None
         self.filters: OrderedDict = OrderedDict()
@@ -153,6 +155,15 @@ class EngineState:
             store = HistoryStore.load(con, group, "IMPRESSION" in cols, "RECOMMENDATION_ID" in cols, vocab)
             self.stores[group] = (stamp, store)
             return store
+
+    def seen_events(self, con, group: str) -> SeenEvents:
+        """The event log's memory of ``group`` (event_log.py), read again when its data changed."""
+        with self.lock:
+            stamp = self.data_stamps.get(group, 0)
+            held = self.seen.get(group)
+            if held is None or held[0] != stamp:
+                held = self.seen[group] = (stamp, SeenEvents(con, group))
+            return held[1]
 
     def served(self, con, ep: Endpoint, vocab: Vocab) -> Served:
         held = self.models.get(ep.version_arn)

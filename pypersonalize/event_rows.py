@@ -213,9 +213,14 @@ def write(con, schema_name: str, schema: Schema, checked: Checked, id_maps: bool
     (training joins events through them; ``id_maps=False`` leaves that to the caller, e.g.
     before training). The caller holds the transaction."""
     con.execute(insert_sql(schema_name, schema, len(checked.rows)), checked.params())
-    if not id_maps:
-        return
-    ids = [sorted({row[checked.columns.index(name)] for row in checked.rows}) for name, _ in ID_MAPS]
+    if id_maps:
+        users, items = ({row[checked.columns.index(name)] for row in checked.rows} for name, _ in ID_MAPS)
+        ensure_ids(con, schema_name, users, items)
+
+
+def ensure_ids(con, schema_name: str, users, items) -> None:
+    """Add the user and item ids the group's id maps lack, numbered as id_map_update.sql numbers them."""
+    ids = [sorted(set(users) - {None}), sorted(set(items) - {None})]
     known_users, max_user, known_items, max_item = con.execute(id_lookup_sql(schema_name), ids).fetchall()[0]
     for (_, table), wanted, known, top in zip(ID_MAPS, ids, (known_users, known_items), (max_user, max_item)):
         fresh = sorted(set(wanted) - set(known or ()))
@@ -223,4 +228,4 @@ def write(con, schema_name: str, schema: Schema, checked: Checked, id_maps: bool
             con.execute(id_insert_sql(schema_name, table), [fresh, top])
 
 
-__all__ = ["Checked", "check_rows", "id_insert_sql", "id_lookup_sql", "insert_sql", "write"]
+__all__ = ["Checked", "check_rows", "ensure_ids", "id_insert_sql", "id_lookup_sql", "insert_sql", "write"]

@@ -96,7 +96,7 @@ class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, Pe
         """
         with self._transaction():
             self.catalog.install(region, account_id)
-            for template in ["serving/00_tables.sql"] + [f"recipes/{r.folder}/00_tables.sql"
+            for template in ["serving/00_tables.sql", "events/00_tables.sql"] + [f"recipes/{r.folder}/00_tables.sql"
                                                          for r in sql_folders() if r.model_tables]:
                 for statement in statements(render(template)):
                     self.con.execute(statement)

@@ -257,7 +257,7 @@ CASES = [
     *[(EV, "PutEvents", {"trackingId": TID, "userId": "u1", "sessionId": "s", "eventList": [EVENT, bad]},
        "InvalidInputException")
       for bad in ("x", None, 5, ["a"], {"eventType": "Watch"}, {"sentAt": 1_735_700_000},
-                  {**EVENT, "sentAt": "yesterday"}, {**EVENT, "sentAt": "2024-01-01T00:00:00Z"},
+                  {**EVENT, "sentAt": "yesterday"},
                   {**EVENT, "sentAt": float("nan")}, {**EVENT, "sentAt": 10**30}, {**EVENT, "sentAt": -5},
                   {**EVENT, "sentAt": 1_735_700_000_000}, {**EVENT, "sentAt": True},
                   {**EVENT, "eventType": 5}, {**EVENT, "eventType": ""}, {**EVENT, "eventType": None},
@@ -272,7 +272,6 @@ CASES = [
      "InvalidInputException"),
     (EV, "PutEvents", {"trackingId": TID, "userId": SURROGATE, "sessionId": "s", "eventList": [EVENT]},
      "InvalidInputException"),
-    (EV, "PutEvents", {"trackingId": TID, "sessionId": "s", "eventList": [EVENT]}, "InvalidInputException"),
     (EV, "PutEvents", {"trackingId": "movies", "userId": "u1", "sessionId": "s", "eventList": [EVENT]},
      "ResourceNotFoundException"),
     (EV, "PutEvents", {"trackingId": f"{A}:event-tracker/movies-site", "userId": "u1", "sessionId": "s",
