@@ -13,6 +13,7 @@ Sections (each a module beside this file):
   batch    batch inference jobs for every user vs a request loop and implicit; segment jobs (batch.py)
   segments Item-Affinity segments vs user-activity baselines, time split, MovieLens 100K (segments.py)
   tuning   offline-metrics cost, HPO (halving vs random) vs defaults, AutoML, objective/events (tuning.py)
+  serve_load  `pypersonalize serve` at 200 req/s and saturated vs the in-process API (serve_load.py)
 
 Usage: python benchmarks/run.py [--quick] [--only SECTION] [--repeat N] [--output PATH]
 A full run (no --quick, no --only) writes benchmarks/RESULTS.md; other runs only print,
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from common import machine_line, versions_line  # noqa: E402
 
 SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency", "related", "text_retrieval",
-            "batch", "segments", "tuning")
+            "batch", "segments", "tuning", "serve_load")
 RESULTS = HERE / "RESULTS.md"
 
 

@@ -43,6 +43,7 @@ class Source:
     path: str | None = None
     sql: str | None = None      # a query's text or a table's name
     is_table: bool = False
+    listed: bool = False        # found by listing a folder or a glob (a later listing would see .out files)
 
     @property
     def label(self) -> str:
@@ -96,7 +97,7 @@ def resolve_input(job_input: Any) -> list[Source]:
         if not files:
             raise InvalidInput(f"job_input: no file matches {text}")
     elif os.path.isfile(text):
-        files = [text]
+        return [Source(os.path.basename(text), path=text)]
     elif os.path.exists(text):
         raise InvalidInput(f"job_input {text} is not a regular file (a FIFO, device or socket cannot be read; "
                            "copy the data to a file first)")
@@ -107,7 +108,7 @@ def resolve_input(job_input: Any) -> list[Source]:
     names = [os.path.basename(p) for p in files]
     if len(set(names)) != len(names):
         raise InvalidInput("job_input files must have distinct names (each becomes <name>.out)")
-    return [Source(n, path=p) for n, p in zip(names, files)]
+    return [Source(n, path=p, listed=True) for n, p in zip(names, files)]
 
 
 def resolve_output(job_output: Any, sources: list[Source]) -> dict[str, Path]:
@@ -135,7 +136,8 @@ def resolve_output(job_output: Any, sources: list[Source]) -> dict[str, Path]:
     existing = next((p for p in (path, *path.resolve().parents) if p.exists()), None)
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
         raise InvalidInput(f"job_output folder {text} cannot be written")
-    inputs = {Path(s.path).resolve().parent for s in sources if s.path is not None}
+    # one named file may share its folder with its .out (as Personalize's samples do)
+    inputs = {Path(s.path).resolve().parent for s in sources if s.path is not None and s.listed}
     if path.resolve() in inputs:
         raise InvalidInput(f"job_output {text} is the input's folder; give another (a later job would read "
                            "the .out files as input)")

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -19,6 +20,7 @@ import click
 from . import __version__, output
 from .cli_base import (  # noqa: F401
     DB_ENV,
+    ENDPOINT_ENV,
     Context,
     _echo,
     _exploration,
@@ -49,9 +51,12 @@ IMPORT_MODES = ("FULL", "INCREMENTAL")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--read-only", is_flag=True,
               help="Open the project read-only, for readers sharing the file; commands that write fail.")
+@click.option("--endpoint-url", envvar=ENDPOINT_ENV, metavar="URL", default=None,
+              help="Work through a running `pypersonalize serve` (it owns the file), e.g. "
+                   f"http://127.0.0.1:8080. Default: ${ENDPOINT_ENV}.")
 @click.version_option(__version__, prog_name="pypersonalize")
 @click.pass_context
-def main(ctx, db, region, account_id, fmt, quiet, read_only):
+def main(ctx, db, region, account_id, fmt, quiet, read_only, endpoint_url):
     """Amazon Personalize in one DuckDB file.
 
     Commands open the project read-write: one process at a time. With --read-only any
@@ -62,7 +67,7 @@ def main(ctx, db, region, account_id, fmt, quiet, read_only):
         pypersonalize --db shop.duckdb dataset-group create shop --domain ECOMMERCE
         pypersonalize --db shop.duckdb --read-only dataset-group list
     """
-    ctx.obj = Context(db, region, account_id, fmt, quiet, read_only)
+    ctx.obj = Context(db, region, account_id, fmt, quiet, read_only, endpoint_url)
 
 
 # -- dataset groups ---------------------------------------------------------------
@@ -1051,6 +1056,59 @@ def sql_command(pp, query):
     if rel is None:
         return None
     return list(rel.columns), [list(r) for r in rel.fetchall()]
+
+
+# -- serve ------------------------------------------------------------------------
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback by default; the access-key guard is not AWS-grade auth).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--access-key", "access_keys", multiple=True, metavar="KEY",
+              help="Allow only requests signed with this AWS access key id (repeatable). Default: any.")
+@click.option("--s3-root", type=click.Path(file_okay=False), default=None,
+              help="Folder that s3://bucket/key paths map to (DIR/bucket/key). Default: $PYPERSONALIZE_S3_ROOT.")
+@click.option("--max-body-mb", default=8, show_default=True, type=click.IntRange(1, 1024),
+              help="Largest request body accepted.")
+@click.option("--verbose", is_flag=True, help="Log every request to stderr.")
+@click.pass_obj
+def serve_command(ctx, host, port, access_keys, s3_root, max_body_mb, verbose):
+    """Serve the project over Personalize's HTTP APIs, for boto3 clients (endpoint_url=).
+
+    
+    Example:
+        pypersonalize --db shop.duckdb serve --port 8080
+        python -c "import boto3; boto3.client('personalize-runtime', endpoint_url='http://127.0.0.1:8080',
+                   region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')"
+    """
+    if ctx.endpoint_url:
+        raise click.UsageError("serve opens the project itself: give --db, not --endpoint-url")
+    if ctx.read_only:
+        raise click.UsageError("serve owns the project file: it cannot be --read-only")
+    import signal
+
+    from .server import PersonalizeServer
+    try:
+        pp = ctx.project()
+        server = PersonalizeServer(pp, host, port, access_keys=access_keys or None,
+                                   s3_root=s3_root or os.environ.get("PYPERSONALIZE_S3_ROOT"),
+                                   max_body=max_body_mb * 1024 * 1024, quiet=ctx.quiet, verbose=verbose)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        if not _library_error(exc):
+            raise
+        raise click.ClickException(" ".join(str(exc).split())) from None
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    if not ctx.quiet:
+        click.echo(f"serving {ctx.db} at {server.url} (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        pp.close()
 
 
 main.add_command(batch_inference_group)

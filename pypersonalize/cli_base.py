@@ -5,6 +5,7 @@ one-line error rule. Nothing heavy is imported here (see ``cli.py``)."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -13,17 +14,25 @@ from . import output
 from .errors import PypersonalizeError
 
 DB_ENV = "PYPERSONALIZE_DB"
+ENDPOINT_ENV = "PYPERSONALIZE_ENDPOINT_URL"
 
 
 class Context:
     """The global options, and the project they name once a command needs it."""
 
-    def __init__(self, db, region, account_id, fmt, quiet, read_only=False):
+    def __init__(self, db, region, account_id, fmt, quiet, read_only=False, endpoint_url=None):
         self.db, self.region, self.account_id = db, region, account_id
         self.fmt, self.quiet, self.read_only = fmt, quiet, read_only
+        self.endpoint_url = endpoint_url
 
     def project(self):
-        """Open the project file (read-only with --read-only)."""
+        """Open the project file (read-only with --read-only), or, with --endpoint-url, the
+        project a running ``pypersonalize serve`` owns."""
+        if self.endpoint_url:
+            if self.db:
+                raise click.UsageError("give --db or --endpoint-url, not both (the server owns its file)")
+            from .wire import RemoteProject
+            return RemoteProject(self.endpoint_url, access_key=os.environ.get("AWS_ACCESS_KEY_ID"))
         if not self.db:
             raise click.UsageError(f"no project file: pass --db PATH or set {DB_ENV}")
         if self.db.strip() == ":memory:":     # each command would start and lose its own project

@@ -90,6 +90,8 @@ OPERATIONS: dict[str, dict[str, tuple]] = {       # (method, [(aws, ours)], opti
         "PutEvents": ("put_events", [("trackingId", "tracking_id"), ("userId", "user_id"),
                                      ("sessionId", "session_id"), ("eventList", "event_list")],
                       {"dataset_group": None, "user_id": None}),
+        "PutItems": ("put_items", [("datasetArn", "dataset"), ("items", "items")]),
+        "PutUsers": ("put_users", [("datasetArn", "dataset"), ("users", "users")]),
     },
     "personalize": {
         "CreateDatasetGroup": ("create_dataset_group", [("name", "name"), ("domain", "domain")]),
@@ -137,6 +139,15 @@ OPERATIONS: dict[str, dict[str, tuple]] = {       # (method, [(aws, ours)], opti
         "DescribeFilter": _describe("describe_filter", "filterArn"),
         "DescribeBatchInferenceJob": _describe("describe_batch_inference_job", "batchInferenceJobArn"),
         "DescribeBatchSegmentJob": _describe("describe_batch_segment_job", "batchSegmentJobArn"),
+        "CreateBatchInferenceJob": ("create_batch_inference_job", [
+            ("jobName", "job_name"), ("solutionVersionArn", "solution_version"), ("jobInput", "job_input"),
+            ("jobOutput", "job_output"), ("numResults", "num_results"), ("filterArn", "filter"),
+            ("batchInferenceJobConfig", "batch_inference_job_config"),
+            ("batchInferenceJobMode", "batch_inference_job_mode"), ("roleArn", "role_arn")]),
+        "CreateBatchSegmentJob": ("create_batch_segment_job", [
+            ("jobName", "job_name"), ("solutionVersionArn", "solution_version"), ("jobInput", "job_input"),
+            ("jobOutput", "job_output"), ("numResults", "num_results"), ("filterArn", "filter"),
+            ("roleArn", "role_arn")]),
         "CreateEventTracker": ("create_event_tracker", [("name", "name"), ("datasetGroupArn", "dataset_group")]),
         "DescribeEventTracker": _describe("describe_event_tracker", "eventTrackerArn"),
         "ListEventTrackers": ("list_event_trackers", [("datasetGroupArn", "dataset_group")]),
@@ -157,8 +168,15 @@ OPERATIONS: dict[str, dict[str, tuple]] = {       # (method, [(aws, ours)], opti
 }
 PAGING = ("maxResults", "nextToken")
 # AWS-only parameters with no local meaning: accepted, and recorded on the object the call
-# creates (its catalog record's "awsOnly"), so describe_* can show what was asked.
-AWS_ONLY = ("roleArn", "kmsKeyArn")
+# creates (its catalog record's "awsOnly"), so describe_* can show what was asked. An
+# operation that maps one of them (a batch job's roleArn) takes it as its own.
+AWS_ONLY = ("roleArn", "kmsKeyArn", "tags", "name@CreateSolutionVersion")
+# Switches of features not built yet: their "off" value is accepted (and changes nothing).
+OFF_ONLY = {"publishAttributionMetricsToS3": False, "performIncrementalUpdate": False}
+# Where a call names S3 locations: (member, inner key, is a folder).
+S3_PATHS = {"CreateDatasetImportJob": [("dataSource", "dataLocation", False)],
+            "CreateBatchInferenceJob": [("jobInput", "s3DataSource", False), ("jobOutput", "s3DataDestination", True)],
+            "CreateBatchSegmentJob": [("jobInput", "s3DataSource", False), ("jobOutput", "s3DataDestination", True)]}
 S3_ROOT_ENV = "PYPERSONALIZE_S3_ROOT"
 
 
@@ -303,6 +321,19 @@ def _over(shape: dict | None, value, where: str) -> str | None:
     return None
 
 
+_CLASSES: dict = {}
+
+
+def _exception_classes(service: str, names: tuple):
+    """``client.exceptions`` of a service: one set of classes per service, shared by every
+    client of it (in process or over HTTP), so ``except client.exceptions.X`` catches both."""
+    if service not in _CLASSES:
+        _CLASSES[service] = type("exceptions", (), {
+            "ClientError": ClientError,
+            **{n: type(n, (ClientError, _BASES[n]) if n in _BASES else (ClientError,), {}) for n in names}})
+    return _CLASSES[service]
+
+
 class Client:
     """One service's operations over a :class:`pypersonalize.Project` (see the module docstring)."""
 
@@ -311,10 +342,11 @@ class Client:
         self._closed = False
         self._specs = aws_model.operations(service)
         self._by_method = {snake(op): op for op in self._specs}
-        names = sorted({e for spec in self._specs.values() for e in spec["errors"]} | set(_BASES))
-        self.exceptions = type("exceptions", (), {
-            "ClientError": ClientError,
-            **{n: type(n, (ClientError, _BASES[n]) if n in _BASES else (ClientError,), {}) for n in names}})
+        self._exceptions(service, self._specs)
+
+    def _exceptions(self, service: str, specs: dict) -> None:
+        names = sorted({e for spec in specs.values() for e in spec["errors"]} | set(_BASES))
+        self.exceptions = _exception_classes(service, tuple(names))
 
     def __repr__(self) -> str:
         return f"<pypersonalize client {self._service!r} on {getattr(self._pp, 'path', None)}>"
@@ -379,9 +411,22 @@ class Client:
             raise self.exceptions.InvalidInputException("InvalidInputException", too_big, op)
         method, params, *fixed = mapped
         paging = {k: kwargs.pop(k) for k in PAGING if k in kwargs}
-        aws_only = {k: kwargs.pop(k) for k in AWS_ONLY if k in kwargs}
-        if "dataSource" in kwargs and op == "CreateDatasetImportJob":
-            kwargs["dataSource"] = self._local_path(kwargs["dataSource"], op)
+        own = {aws for aws, _ours in params}
+        aws_only = {}
+        for entry in AWS_ONLY:
+            key, _, only_in = entry.partition("@")
+            if key in kwargs and key not in own and only_in in ("", op):
+                aws_only[key] = kwargs.pop(key)
+        for key, off in OFF_ONLY.items():
+            if key in kwargs:
+                if kwargs.pop(key) is not off:
+                    raise self.exceptions.InvalidInputException(
+                        "InvalidInputException", f"{op}: {key}={not off} is not supported yet", op)
+        for member, inner, folder in S3_PATHS.get(op, ()):
+            if member in kwargs:
+                kwargs[member] = self._local_source(kwargs[member], member, inner, folder, op)
+        if op == "ListRecipes":
+            return self._list_recipes(spec, kwargs, paging)
         unmapped = sorted(set(kwargs) - {aws for aws, _ours in params})
         if unmapped:
             raise self.exceptions.InvalidInputException(
@@ -403,18 +448,29 @@ class Client:
         result = {k: v for k, v in (result or {}).items() if k in spec["output"]}
         if paging or "nextToken" in spec["output"]:
             result = _page(result, spec, paging, op, self.exceptions)
-        result["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200,
-                                      "HTTPHeaders": {}, "RetryAttempts": 0}
+        result["ResponseMetadata"] = _metadata()
         return result
 
 
-    def _local_path(self, source, op: str) -> str:
-        """A dataSource's dataLocation as a local path: ``s3://bucket/key`` under the S3 root
-        (``client(s3_root=...)`` or $PYPERSONALIZE_S3_ROOT) as ``ROOT/bucket/key``."""
-        location = source.get("dataLocation") if isinstance(source, dict) else None
+    def _local_source(self, value, member: str, inner: str, folder: bool, op: str):
+        """A call's S3 location as a local path: ``dataSource.dataLocation`` becomes the path,
+        ``jobInput.s3DataSource.path`` / ``jobOutput.s3DataDestination.path`` the path or folder."""
+        if inner == "dataLocation":
+            location = value.get(inner) if isinstance(value, dict) else None
+        else:
+            box = value.get(inner) if isinstance(value, dict) else None
+            location = box.get("path") if isinstance(box, dict) else None
         if not isinstance(location, str) or not location:
-            raise self.exceptions.InvalidInputException("InvalidInputException",
-                                                        "dataSource.dataLocation must be a path", op)
+            where = f"{member}.{inner}" + ("" if inner == "dataLocation" else ".path")
+            raise self.exceptions.InvalidInputException("InvalidInputException", f"{where} must be a path", op)
+        local = self._local_path(location, op)
+        if folder and location.startswith("s3://") and not local.endswith("/"):
+            local += "/"          # an S3 prefix is a folder: <input name>.out goes inside it
+        return local if inner == "dataLocation" else {inner: {**value[inner], "path": local}}
+
+    def _local_path(self, location: str, op: str) -> str:
+        """``s3://bucket/key`` under the S3 root (``client(s3_root=...)`` or
+        $PYPERSONALIZE_S3_ROOT) as ``ROOT/bucket/key``; a local path as it is."""
         if not location.startswith("s3://"):
             return location
         root = self._s3_root or os.environ.get(S3_ROOT_ENV)
@@ -426,16 +482,47 @@ class Client:
         if not key or any(part in ("", ".", "..") for part in key.rstrip("/").split("/")):
             raise self.exceptions.InvalidInputException("InvalidInputException",
                                                         f"{location} is not an S3 bucket/key path", op)
-        return str(Path(root) / key)
+        return str(Path(root) / key) + ("/" if key.endswith("/") else "")
+
+    def _list_recipes(self, spec: dict, kwargs: dict, paging: dict) -> dict:
+        """ListRecipes: every recipe is a SERVICE recipe; ``domain`` lists that domain's use cases."""
+        from .usecases import USE_CASES
+        provider, domain = kwargs.pop("recipeProvider", None), kwargs.pop("domain", None)
+        if provider not in (None, "SERVICE"):
+            raise self.exceptions.InvalidInputException(
+                "InvalidInputException", f"recipeProvider must be SERVICE, got {provider!r}", "ListRecipes")
+        domains = sorted({u.domain for u in USE_CASES.values()})
+        if domain not in (None, *domains):
+            raise self.exceptions.InvalidInputException(
+                "InvalidInputException", f"domain must be one of {', '.join(domains)}, got {_short(domain)}",
+                "ListRecipes")
+        if domain is None:
+            recipes = self._pp.list_recipes()["recipes"]
+        else:
+            recipes = [{"name": u.name, "recipeArn": u.arn, "domain": u.domain} for u in USE_CASES.values()
+                       if u.domain == domain]
+        result = _page({"recipes": recipes}, spec, paging, "ListRecipes", self.exceptions)
+        result["ResponseMetadata"] = _metadata()
+        return result
 
     def _record_aws_only(self, result: dict, values: dict) -> None:
         arn = next((v for k, v in result.items() if k.endswith("Arn") and isinstance(v, str)), None)
         if arn is None:
             return
         kind = arn.split(":", 5)[-1].split("/", 1)[0]
+        tags, rest = values.get("tags"), {k: v for k, v in values.items() if k != "tags"}
         for rec in self._pp.catalog.select(kind, arn=arn):
             with self._pp._transaction():
-                self._pp.catalog.update(rec, config={**rec.config, "awsOnly": values})
+                config = dict(rec.config)
+                if rest:
+                    config["awsOnly"] = {**config.get("awsOnly", {}), **rest}
+                if tags is not None:
+                    config["tags"] = tags
+                self._pp.catalog.update(rec, config=config)
+
+
+def _metadata() -> dict:
+    return {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
 
 
 class Paginator:
@@ -502,13 +589,17 @@ def client(service: str, db: Any = None, *, project=None, read_only: bool = Fals
     mean nothing locally and are accepted and ignored."""
     if service not in aws_model.SERVICES:
         raise InvalidInput(f"unknown service {service!r}; expected one of {', '.join(aws_model.SERVICES)}")
-    if endpoint_url is not None:
-        raise InvalidInput("endpoint_url (a running `pypersonalize serve`) is not supported yet")
     session_keys = {"region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "config",
                     "verify", "api_version", "use_ssl"}
     unknown = set(aws_only) - session_keys
     if unknown:
         raise TypeError(f"client() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    if endpoint_url is not None:
+        if db is not None or project is not None or s3_root is not None:
+            raise InvalidInput("endpoint_url talks to a running `pypersonalize serve`; give no db, project or "
+                               "s3_root with it (the server has them)")
+        from .wire import HTTPClient
+        return HTTPClient(service, endpoint_url, access_key=aws_only.get("aws_access_key_id"))
     if (db is None) == (project is None):
         raise InvalidInput("give the project file (db=...) or an open project (project=...)")
     if isinstance(project, (str, Path)):

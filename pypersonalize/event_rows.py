@@ -1,7 +1,8 @@
-"""PutEvents rows checked in Python by the rules an import applies, then written by one INSERT.
+"""PutEvents/PutItems/PutUsers rows checked in Python by the rules an import applies, then
+written by one INSERT (after a DELETE of the same ids, for Items and Users).
 
 An import stages text, scans it with ``validate.sql`` and casts it with ``load.sql``: tens
-of milliseconds, far too slow for the (at most 10) rows of one PutEvents call. Here each
+of milliseconds, far too slow for the (at most 10) rows of one PutEvents/PutItems/PutUsers call. Here each
 value is spelled as staging would spell it (``as_text``), checked by ``validate.sql``'s
 rules, refused with the importer's own error (the first bad row wins, then the smallest
 check name, as :func:`importer.validate` picks) and typed as ``load.sql`` casts it.
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataImportError, InvalidInput, quote_value
-from .importer import _MESSAGES, ID_MAX, PIPE_FREE, TEXT_MAX, TIMESTAMP_FIELDS, check_columns
+from .importer import _MESSAGES, ID_MAX, PIPE_FREE, TEXT_MAX, TEXTUAL_MAX, TIMESTAMP_FIELDS, check_columns
 from .schemas import Field, Schema
 from .sqlkit import quote_ident
 
@@ -113,17 +114,25 @@ def _hits(f: Field, i: int, text: str | None) -> list[str]:
         s = text.strip(_SPACES)
         if not _NUM.fullmatch(s) or not math.isfinite(float(s)):
             hits.append("num")
-        elif f.type == "float" and abs(float(s)) > FLOAT_MAX:
-            hits.append("range")
+        else:
+            x = float(s)
+            if f.type == "float" and abs(x) > FLOAT_MAX:
+                hits.append("range")
+            # an Items schema may type CREATION_TIMESTAMP float/double (the ECOMMERCE page does)
+            if f.name in TIMESTAMP_FIELDS and (x >= MS_FROM or x < 0):
+                hits.append("ms" if x >= MS_FROM else "neg")
     elif present and f.type == "boolean" and text not in ("true", "false"):
         hits.append("bool")
     return [f"{i}:{rule}" for rule in hits]
 
 
 def _typed(f: Field, text: str | None):
-    """load.sql's typed(): the staged text as the table column's value."""
+    """load.sql's typed(): the staged text as the table column's value (a textual field cut
+    after TEXTUAL_MAX characters, as Personalize truncates it)."""
     if f.type == "string":
-        return None if not text else text.split("|") if f.is_list else text
+        if not text:
+            return None
+        return text.split("|") if f.is_list else text[:TEXTUAL_MAX] if f.textual else text
     if f.type == "boolean":
         return {"true": True, "false": False}.get(text)
     s = text.strip(_SPACES) if text else ""
@@ -133,13 +142,13 @@ def _typed(f: Field, text: str | None):
 
 
 def check_rows(schema: Schema, rows: pd.DataFrame | Sequence[Mapping]) -> Checked:
-    """Validate rows of the Interactions schema's fields as an import would and type them.
+    """Validate rows of a schema's fields (Interactions, Items or Users) as an import would and type them.
 
-    ``rows`` is ``events.event_rows()``'s DataFrame, or dicts (a missing key is an absent
-    value). Raises :class:`DataImportError` with the importer's message for the first bad row.
+    ``rows`` is a DataFrame, or dicts (a missing key is an absent value). Raises
+    :class:`DataImportError` with the importer's message for the first bad row. The one
+    rule of validate.sql's scan not applied here is an import's "each id once"
+    (duplicate_ids.sql): a PutItems/PutUsers call lets a repeated id's last record win.
     """
-    if schema.dataset_type != "Interactions":
-        raise InvalidInput(f"check_rows handles Interactions rows, not {schema.dataset_type}")
     if isinstance(rows, pd.DataFrame):
         check_columns([str(n) for n in rows.columns], schema, SOURCE, header_row=None)
         records = rows.to_dict("records")
@@ -178,13 +187,22 @@ def _reason(rule: str, f: Field, value: str | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def insert_sql(schema_name: str, schema: Schema, rows: int = 1) -> str:
-    """``INSERT INTO "<group>".interactions (<fields>) VALUES ($1, ...)`` for ``rows`` rows."""
+def insert_sql(schema_name: str, schema: Schema, rows: int = 1, table: str = "interactions") -> str:
+    """``INSERT INTO "<group>"."<table>" (<fields>) VALUES ($1, ...)`` for ``rows`` rows.
+
+    ``table`` is the dataset table of ``schema``'s type (``datasets.TABLE_OF``)."""
     width = len(schema.fields)
     values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
                        for r in range(rows))
-    return (f"INSERT INTO {quote_ident(schema_name)}.interactions "
+    return (f"INSERT INTO {quote_ident(schema_name)}.{quote_ident(table)} "
             f"({', '.join(quote_ident(n) for n in schema.names)}) VALUES {values}")
+
+
+@lru_cache(maxsize=256)
+def delete_ids_sql(schema_name: str, table: str, id_field: str) -> str:
+    """Delete the rows whose ``id_field`` is one of the ids bound as $1 (load.sql's INCREMENTAL replace)."""
+    return (f"DELETE FROM {quote_ident(schema_name)}.{quote_ident(table)} "
+            f"WHERE {quote_ident(id_field)} IN (SELECT unnest($1::VARCHAR[]))")
 
 
 @lru_cache(maxsize=256)
@@ -208,13 +226,22 @@ def id_insert_sql(schema_name: str, map_table: str) -> str:
             "SELECT id, $2 + row_number() OVER (ORDER BY id) FROM (SELECT unnest($1::VARCHAR[]) AS id)")
 
 
-def write(con, schema_name: str, schema: Schema, checked: Checked, id_maps: bool = True) -> None:
-    """Insert checked rows into ``"<group>".interactions`` and extend the id maps, as load() does
-    (training joins events through them; ``id_maps=False`` leaves that to the caller, e.g.
-    before training). The caller holds the transaction."""
-    con.execute(insert_sql(schema_name, schema, len(checked.rows)), checked.params())
+def write(con, schema_name: str, schema: Schema, checked: Checked, id_maps: bool = True,
+          table: str = "interactions") -> None:
+    """Insert checked rows into ``"<group>"."<table>"`` and extend the id maps, as an INCREMENTAL
+    load() does: Interactions rows are appended; an Items or Users row first replaces the row of
+    its id (so ``checked`` must hold each id once). Training joins rows through the id maps;
+    ``id_maps=False`` leaves them to the caller (e.g. before training). The caller holds the
+    transaction."""
+    if schema.id_field is not None:
+        ids = [row[checked.columns.index(schema.id_field)] for row in checked.rows]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput(f"write: each {schema.id_field} may occur once among the rows")
+        con.execute(delete_ids_sql(schema_name, table, schema.id_field), [ids])
+    con.execute(insert_sql(schema_name, schema, len(checked.rows), table), checked.params())
     if id_maps:
-        users, items = ({row[checked.columns.index(name)] for row in checked.rows} for name, _ in ID_MAPS)
+        users, items = ({row[checked.columns.index(name)] for row in checked.rows}
+                        if name in checked.columns else set() for name, _ in ID_MAPS)
         ensure_ids(con, schema_name, users, items)
 
 
@@ -228,4 +255,5 @@ def ensure_ids(con, schema_name: str, users, items) -> None:
             con.execute(id_insert_sql(schema_name, table), [fresh, top])
 
 
-__all__ = ["Checked", "check_rows", "ensure_ids", "id_insert_sql", "id_lookup_sql", "insert_sql", "write"]
+__all__ = ["Checked", "check_rows", "delete_ids_sql", "ensure_ids", "id_insert_sql", "id_lookup_sql",
+           "insert_sql", "write"]

@@ -22,10 +22,12 @@ from .numbers import epoch_seconds
 from .texts import text
 
 MAX_EVENTS = 10          # Personalize's eventList limit
-# Keys Personalize refuses in an event's properties (case-insensitive), each of which
-# would otherwise overwrite a field the request states elsewhere; compared without "_".
+# Keys Personalize refuses in an event's properties (case-insensitive; botocore's Event
+# shape), each of which would otherwise overwrite a field the request states elsewhere;
+# compared without "_". sentAt and eventId are not among them: a schema field SENT_AT or
+# EVENT_ID is the user's own and the event's sentAt/eventId go elsewhere (TIMESTAMP, the log).
 RESERVED_PROPERTIES = ("userId", "sessionId", "eventType", "timestamp", "recommendationId",
-                       "impression", "sentAt", "eventId")
+                       "impression")
 # Allowed in properties only when the event does not give them itself (the older API form).
 TOP_LEVEL_PROPERTIES = {"itemid": "itemId", "eventvalue": "eventValue"}
 

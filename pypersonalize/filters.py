@@ -71,7 +71,7 @@ def _event_types(e: Expression):
     if e.dataset != "Interactions" or e.if_conditions or len(e.clauses) != 1 or len(e.clauses[0]) != 1:
         return None
     c = e.clauses[0][0]
-    return c if c.field.name == "EVENT_TYPE" and c.op == "IN" and c.other is None else None
+    return c if c.field.name.upper() == "EVENT_TYPE" and c.op == "IN" and c.other is None else None
 
 
 def macro_name(filter_name: str) -> str:

@@ -56,9 +56,11 @@ def epoch_seconds(value: Any, what: str) -> int:
         return int(when.timestamp())
     if isinstance(when, bool) or not isinstance(when, (int, float)):
         raise InvalidInput(f"{what} must be epoch seconds, a datetime or a date string, got {type(when).__name__}")
+    if isinstance(when, float) and not math.isfinite(when):
+        raise InvalidInput(f"{what} must be a finite number, got {when!r}")
     try:
         datetime.fromtimestamp(when, timezone.utc)
     except (ValueError, OverflowError, OSError):
-        raise InvalidInput(f"{what}: {str(value)[:40]} is not a timestamp botocore can send "
-                           "(epoch seconds within years 1..9999)") from None
+        raise InvalidInput(f"{what} is out of range: {str(value)[:40]} is not a timestamp botocore "
+                           "can send (epoch seconds within years 1..9999)") from None
     return int(when)

@@ -28,6 +28,7 @@ from .datasets import IMPORT_MODES, TABLE_OF, DatasetsAPI
 from .event_trackers import EventTrackersAPI
 from .events import EventsAPI
 from .filters import FiltersAPI
+from .metadata_puts import MetadataPutsAPI
 from .personal import PersonalAPI
 from .progress import Progress, interactive
 from .recipes import RECIPES, sql_folders
@@ -61,7 +62,7 @@ def open(path: str | Path = ":memory:", *, region: str | None = None,
 
 
 class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI,
-              EventTrackersAPI, FiltersAPI, BatchAPI, ProjectBase):
+              MetadataPutsAPI, EventTrackersAPI, FiltersAPI, BatchAPI, ProjectBase):
     """One project file, composed of its parts: datasets in :class:`DatasetsAPI`, solutions in
     :class:`SolutionsAPI` (training in :class:`TrainingAPI`), campaigns, recommenders and
     recommendations in :class:`ServingAPI`, keeping models current in :class:`RefreshAPI`.

@@ -76,10 +76,13 @@ class Schema:
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> Field | None:
+        """The field named ``name``; case is ignored (as Personalize's filters ignore it, and no
+        two fields of a schema differ only in case)."""
         for f in self.fields:
             if f.name == name:
                 return f
-        return None
+        folded = name.upper() if isinstance(name, str) else None
+        return next((f for f in self.fields if f.name.upper() == folded), None)
 
     @property
     def id_field(self) -> str | None:

@@ -128,9 +128,24 @@ def test_operations_not_mapped_yet_are_refused(control, shop):
     with pytest.raises(control.exceptions.InvalidInputException, match="DescribeAlgorithm is not supported yet"):
         control.describe_algorithm(algorithmArn="arn:aws:personalize:::algorithm/aws-sims")
     group = shop["pp"].describe_dataset_group("movies")["datasetGroup"]["datasetGroupArn"]
-    with pytest.raises(control.exceptions.InvalidInputException, match="CreateEventTracker: tags is not supported yet"):
-        control.create_event_tracker(name="t", datasetGroupArn=group, tags=[{"tagKey": "a", "tagValue": "b"}])
+    with pytest.raises(control.exceptions.InvalidInputException, match="publishAttributionMetricsToS3=True is not"):
+        control.create_dataset_import_job(jobName="j", datasetArn=group.replace("dataset-group", "dataset") +
+                                          "/INTERACTIONS", dataSource={"dataLocation": "x.csv"},
+                                          roleArn="r", publishAttributionMetricsToS3=True)
     assert control.list_event_trackers()["eventTrackers"] == []
+
+
+def test_tags_and_aws_only_parameters_are_recorded(control, shop):
+    group = shop["pp"].describe_dataset_group("movies")["datasetGroup"]["datasetGroupArn"]
+    tags = [{"tagKey": "team", "tagValue": "growth"}]
+    arn = control.create_event_tracker(name="tagged", datasetGroupArn=group, tags=tags)["eventTrackerArn"]
+    try:
+        rec = shop["pp"].catalog.get("event-tracker", arn)
+        assert rec.config["tags"] == tags
+    finally:
+        control.delete_event_tracker(eventTrackerArn=arn)
+    with pytest.raises(ParamValidationError, match="tagValue"):
+        control.create_event_tracker(name="t2", datasetGroupArn=group, tags=[{"tagKey": "a"}])
     with pytest.raises(AttributeError, match="no operation 'create_tracker'"):
         getattr(control, "create_tracker")  # noqa: B009 - the attribute lookup is the test
     assert "get_solution_metrics" in dir(control)
@@ -139,8 +154,13 @@ def test_operations_not_mapped_yet_are_refused(control, shop):
 def test_client_arguments_are_checked(shop, tmp_path):
     with pytest.raises(pypersonalize.InvalidInput, match="unknown service"):
         pypersonalize.client("s3", project=shop["pp"])
-    with pytest.raises(pypersonalize.InvalidInput, match="endpoint_url .* is not supported yet"):
+    with pytest.raises(pypersonalize.InvalidInput, match="endpoint_url talks to a running"):
         pypersonalize.client("personalize", db=tmp_path / "x.duckdb", endpoint_url="http://127.0.0.1:8080")
+    with pytest.raises(pypersonalize.InvalidInput, match="endpoint_url must be http"):
+        pypersonalize.client("personalize", endpoint_url="ftp://127.0.0.1")
+    nobody = pypersonalize.client("personalize", endpoint_url="http://127.0.0.1:9")     # nothing listens
+    with pytest.raises(pypersonalize.InvalidInput, match="no pypersonalize server answers"):
+        nobody.list_dataset_groups()
     with pytest.raises(TypeError, match="regionname"):
         pypersonalize.client("personalize", project=shop["pp"], regionname="us-east-1")
     with pypersonalize.client("personalize", db=tmp_path / "new.duckdb") as fresh:

@@ -289,7 +289,7 @@ CASES = [
     (PZ, "CreateDatasetGroup", {"name": "g1", "kmsKeyArn": None}, "PVE"),
     (PZ, "CreateDatasetGroup", {"name": "n" * 10_000}, "InvalidInputException"),
     (PZ, "CreateDatasetGroup", {"name": "g1", "domain": "FOOD"}, "InvalidInputException"),
-    (PZ, "CreateDatasetGroup", {"name": "g1", "tags": []}, "InvalidInputException"),
+    (PZ, "CreateDatasetGroup", {"name": "g1", "tags": [{"tagKey": "k" * 129, "tagValue": "v"}]}, "InvalidInputException"),
     *[(PZ, "CreateDatasetGroup", {"name": name}, "InvalidInputException")
       for name in ("a\x00b", "über", "ユーザー", "a;DROP", "a b", "-a", "a.b", "a/b", "..", SURROGATE,
                    "main", "pypersonalize", "system", "temp", "memory")],
@@ -374,7 +374,7 @@ CASES = [
     (PZ, "CreateEventTracker", {"name": "t1", "datasetGroupArn": GROUP}, "ResourceAlreadyExistsException"),
     (PZ, "CreateEventTracker", {"name": "movies-site", "datasetGroupArn": "nope"}, "ResourceNotFoundException"),
     (PZ, "CreateEventTracker", {"name": "bad name!", "datasetGroupArn": GROUP}, "InvalidInputException"),
-    (PZ, "CreateEventTracker", {"name": "t1", "datasetGroupArn": GROUP, "tags": []}, "InvalidInputException"),
+    (PZ, "CreateEventTracker", {"name": "t1", "datasetGroupArn": GROUP, "tags": [{"tagKey": "k", "tagValue": "v" * 257}]}, "InvalidInputException"),
     # Delete of things in use, of nothing, of the wrong kind
     (PZ, "DeleteDatasetGroup", {"datasetGroupArn": GROUP}, "ResourceInUseException"),
     (PZ, "DeleteDatasetGroup", {"datasetGroupArn": f"{A}:dataset-group/bare"}, "ResourceInUseException"),
@@ -399,7 +399,8 @@ CASES = [
     (PZ, "GetSolutionMetrics", {"solutionVersionArn": f"{A}:solution/pop"}, "ResourceNotFoundException"),
     (PZ, "ListSolutions", {"datasetGroupArn": "nope"}, "ResourceNotFoundException"),
     (PZ, "ListCampaigns", {"solutionArn": FILTER}, "ResourceNotFoundException"),
-    (PZ, "ListRecipes", {"domain": "ECOMMERCE"}, "InvalidInputException"),
+    (PZ, "ListRecipes", {"recipeProvider": "CUSTOM"}, "InvalidInputException"),
+    (PZ, "ListRecipes", {"domain": "GAMES"}, "InvalidInputException"),
     (PZ, "DescribeAlgorithm", {"algorithmArn": "arn:aws:personalize:::algorithm/aws-sims"}, "InvalidInputException"),
 ]
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pypersonalize import importer
 from pypersonalize.errors import DataImportError, PypersonalizeError
 from pypersonalize.event_rows import check_rows, insert_sql, write
+from pypersonalize.importer import TEXTUAL_MAX
 from pypersonalize.schemas import parse_schema
 from pypersonalize.sqlkit import execute_all, render
 
@@ -317,9 +318,10 @@ def test_values_without_a_staged_spelling_are_refused():
 
 def test_insert_sql_quotes_names_and_numbers_every_value():
     sql = insert_sql('my"group', SCHEMAS["minimal"], 2)
-    assert sql == ('INSERT INTO "my""group".interactions ("USER_ID", "ITEM_ID", "TIMESTAMP") '
+    assert sql == ('INSERT INTO "my""group"."interactions" ("USER_ID", "ITEM_ID", "TIMESTAMP") '
                    "VALUES ($1, $2, $3), ($4, $5, $6)")
     assert insert_sql('my"group', SCHEMAS["minimal"], 2) is sql     # built once
+    assert insert_sql("g", META["items"], 1, "items").startswith('INSERT INTO "g"."items" ("ITEM_ID", ')
 
 
 # -- (3) a bad event leaves nothing behind -------------------------------------------------
@@ -336,3 +338,140 @@ def test_a_bad_row_after_good_ones_writes_nothing(con):
     interactions, users, items = _state(con, "py_reserved")
     assert len(interactions) == 9
     assert users[-1] == ("new-user", 2) and [i for i, _ in items[3:]] == [f"new-{i}" for i in range(9)]
+
+
+# -- (4) Items and Users rows (put_items / put_users): checked and upserted as INCREMENTAL imports
+
+def _meta_schema(dtype, *fields):
+    return parse_schema({"type": "record", "name": dtype, "version": "1.0",
+                         "fields": [{"name": n, "type": t, **extra} for n, t, extra in fields]})
+
+
+META = {
+    "items": _meta_schema("Items", ("ITEM_ID", "string", {}), ("GENRES", "string", {"categorical": True}),
+                          ("CREATION_TIMESTAMP", "double", {}), ("PRICE", ["null", "float"], {}),
+                          ("DESCRIPTION", ["null", "string"], {"textual": True}),
+                          ("IN_STOCK", ["null", "boolean"], {}), ("RANK", ["null", "int"], {})),
+    "users": _meta_schema("Users", ("USER_ID", "string", {}), ("TIER", ["null", "string"], {"categorical": True}),
+                          ("AGE", ["null", "int"], {}), ("NOTE", ["null", "string"], {})),
+}
+META_SEED = {"items": [{"ITEM_ID": "i1", "GENRES": "a", "CREATION_TIMESTAMP": 5},
+                       {"ITEM_ID": "b", "GENRES": "x|y", "CREATION_TIMESTAMP": 6, "PRICE": 2.5}],
+             "users": [{"USER_ID": "u1", "TIER": "gold", "AGE": 40}, {"USER_ID": "u3"}]}
+
+
+@pytest.fixture(scope="module")
+def meta_con():
+    con = duckdb.connect(":memory:")
+    for key, schema in META.items():
+        for side in ("seed", "imp", "py"):
+            execute_all(con, render("datasets/create_group.sql", schema_name=f"{side}_{key}"))
+            con.execute(render("datasets/create_table.sql", schema_name=f"{side}_{key}", table=key,
+                               fields=schema.fields))
+        _meta_import(con, key, f"seed_{key}", _meta_frame(key, META_SEED[key]))
+    yield con
+    con.close()
+
+
+def _meta_import(con, key, group, frame):
+    schema = META[key]
+
+    def step():
+        staged = importer.stage(con, schema, importer.resolve_source(frame))
+        importer.validate(con, schema, staged)
+        importer.load(con, schema, group, key, "INCREMENTAL")
+        importer.drop_stage(con)
+    _atomic(con, step)
+
+
+def _meta_frame(key, rows):
+    names = META[key].names
+    return pd.DataFrame([{n: r.get(n) for n in names} for r in rows], columns=names)
+
+
+def _meta_state(con, group, key):
+    return [con.execute(f"SELECT * FROM {group}.{t} ORDER BY ALL").fetchall()
+            for t in (key, "user_ids", "item_ids")]
+
+
+def assert_same_meta(con, key, rows):
+    """An INCREMENTAL import and check_rows + write agree on Items/Users ``rows`` (over seeded rows)."""
+    for side in ("imp", "py"):
+        for table in (key, "user_ids", "item_ids"):        # the seeded rows, imported once
+            con.execute(f"DELETE FROM {side}_{key}.{table}")
+            con.execute(f"INSERT INTO {side}_{key}.{table} SELECT * FROM seed_{key}.{table}")
+    frame = _meta_frame(key, rows)
+    expected = _outcome(_meta_import, con, key, f"imp_{key}", frame)
+    if expected is not None and "occurs again" in expected[1]:
+        return expected[1]          # an import's "each id once"; put_items lets the last one win
+    schema = META[key]
+    got = _outcome(lambda: _atomic(con, lambda: write(con, f"py_{key}", schema, check_rows(schema, frame),
+                                                       table=key)))
+    assert got == expected
+    assert _meta_state(con, f"py_{key}", key) == _meta_state(con, f"imp_{key}", key)
+    return expected and expected[1]
+
+
+@st.composite
+def meta_cases(draw):
+    key = draw(st.sampled_from(sorted(META)))
+    fields = META[key].fields
+    n = draw(st.integers(1, 4))
+    columns = {}
+    for f in fields:
+        odd = draw(st.integers(0, 2 * len(fields))) < 2
+        if f.name in ("ITEM_ID", "USER_ID") and not odd:
+            values = st.sampled_from(["i1", "b", "u1", "u3", "new1", "new2", "x y", "é"])     # seeded ids too
+        elif f.name == "CREATION_TIMESTAMP" and not odd:
+            # one kind per column, as above
+            values = draw(st.sampled_from([st.integers(0, 10**11 - 1), st.floats(-1, 2e11),
+                                           st.sampled_from(["17", "1.5e9", "-0.5", "1e11"])]))
+        else:
+            values = ANY[draw(st.sampled_from(sorted(ANY)))] if odd else _good(f, draw)
+        absent = draw(st.sampled_from([0.0] * 6 + [0.3, 1.0] if f.nullable else [0.0] * 12 + [0.2]))
+        columns[f.name] = [None if draw(st.floats(0, 1)) < absent else draw(values) for _ in range(n)]
+    return key, [{name: col[i] for name, col in columns.items()} for i in range(n)]
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(meta_cases())
+def test_random_items_and_users_rows_are_judged_and_upserted_as_an_incremental_import(meta_con, case):
+    key, rows = case
+    assert_same_meta(meta_con, key, rows)
+
+
+ITEM = {"ITEM_ID": "new1", "GENRES": "g", "CREATION_TIMESTAMP": 1700000000}
+META_CASES = [
+    ("items", [{"ITEM_ID": "i1", "GENRES": ["h", "k"]}], None),                      # replaces the seeded i1
+    ("items", [{"DESCRIPTION": "d" * (TEXTUAL_MAX + 5)}], None),                      # cut as load.sql cuts it
+    ("items", [{"CREATION_TIMESTAMP": 1.5e9}, {"ITEM_ID": "n2", "CREATION_TIMESTAMP": "99999999999.5"}], None),
+    ("items", [{"CREATION_TIMESTAMP": 1e11}], "column CREATION_TIMESTAMP: timestamp '100000000000' looks like"),
+    ("items", [{"CREATION_TIMESTAMP": -0.5}], "column CREATION_TIMESTAMP: timestamp '-0.5' is negative"),
+    ("items", [{"PRICE": 3.5e38}], "column PRICE: value '3.5e+38' is out of range for Avro float"),
+    ("items", [{"GENRES": "x" * 1001}], "column GENRES: value is 1001 characters long"),
+    ("items", [{"ITEM_ID": "a|b"}], "column ITEM_ID: value 'a|b' contains '|'"),
+    ("items", [{"GENRES": None}], "column GENRES: empty value"),
+    ("items", [{"IN_STOCK": "yes"}], "column IN_STOCK: expected lower-case true or false"),
+    ("users", [{"USER_ID": "u1", "AGE": "41", "TIER": None}], None),
+    ("users", [{"USER_ID": "u9", "AGE": 2**31}], "column AGE: value '2147483648' is out of range for Avro int"),
+    ("users", [{"USER_ID": "u9", "TIER": "a\x00"}], "column TIER: value 'a\\x00' contains the control character"),
+]
+
+
+@pytest.mark.parametrize("key,rows,message", META_CASES)
+def test_items_and_users_rules_as_the_importer(meta_con, key, rows, message):
+    base = ITEM if key == "items" else {"USER_ID": "u9"}
+    got = assert_same_meta(meta_con, key, [{**base, **r} for r in rows])
+    if message is None:
+        assert got is None
+    else:
+        assert got is not None and message in got, got
+
+
+def test_an_items_write_refuses_a_repeated_id():
+    schema = META["items"]
+    checked = check_rows(schema, [ITEM, ITEM])       # check_rows leaves "each id once" to its caller
+    con = duckdb.connect(":memory:")
+    with pytest.raises(PypersonalizeError, match="each ITEM_ID may occur once"):
+        write(con, "g", schema, checked, table="items")

@@ -59,7 +59,7 @@ def _copy(served: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("key", ["userId", "USER_ID", "user_id", "UserId", "sessionId", "eventType",
                                  "EVENT_TYPE", "timestamp", "TIMESTAMP", "recommendationId",
-                                 "impression", "sentAt", "eventId"])
+                                 "impression", "Impression", "session_id"])
 def test_put_events_refuses_reserved_properties(served, tmp_path, key):
     with pypersonalize.open(_copy(served, tmp_path), quiet=True) as pp:
         before = _interactions(pp)

@@ -102,28 +102,22 @@ UPLOADS = {
 }
 
 # Gaps in pypersonalize the replays found: notebook -> the exact failing call and error.
-GAPS = {
-    "04_Deploying_Campaigns_and_Filters":
-        "cell 26: personalize.create_filter(name='watched'|'unwatched', filterExpression="
-        "'INCLUDE|EXCLUDE ItemID WHERE Interactions.event_type IN (\"watch\")') raises "
-        "InvalidInputException 'Interactions.event_type: the Interactions schema has no field event_type; "
-        "fields: USER_ID, ITEM_ID, EVENT_TYPE, TIMESTAMP' (Personalize matches the field name "
-        "case-insensitively)",
-    "05_Interacting_with_Campaigns_and_Filters":
-        "cell 69: personalize.create_batch_inference_job(solutionVersionArn, jobName, roleArn, "
-        "jobInput={'s3DataSource': {'path': 's3://.../json_input.json'}}, jobOutput={'s3DataDestination': "
-        "{'path': 's3://.../'}}) raises InvalidInputException 'CreateBatchInferenceJob is not supported yet "
-        "by pypersonalize's in-process client' (then cells 71-72 fail: describe_batch_inference_job has no "
-        "ARN, json_input.json.out is not written); and cells 46/50 have no interaction_filter_arns, "
-        "because of notebook 04's create_filter gap",
-}
+GAPS: dict[str, str] = {}
 
 
-def make_clients(transport: str, project, s3_root: Path) -> dict:
-    """The three boto3-shaped clients the notebooks' ``boto3.client(...)`` calls become."""
+def make_clients(transport: str, project, s3_root: Path) -> tuple[dict, object]:
+    """The three clients the notebooks' ``boto3.client(...)`` calls become, and the server
+    they talk to ("http": real boto3 clients of a ``pypersonalize serve`` on loopback)."""
     if transport == "in-process":
-        return {s: pypersonalize.client(s, project=project, s3_root=s3_root) for s in PERSONALIZE}
-    raise NotImplementedError(f"transport {transport!r}")
+        return {s: pypersonalize.client(s, project=project, s3_root=s3_root) for s in PERSONALIZE}, None
+    boto3 = pytest.importorskip("boto3", reason="boto3 (the test extra) replays the notebooks over HTTP")
+    from botocore.config import Config
+
+    from pypersonalize.server import serve
+    server = serve(project, port=0, s3_root=s3_root, quiet=True)
+    config = Config(retries={"max_attempts": 1}, read_timeout=120)
+    return {s: boto3.client(s, endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="local",
+                            aws_secret_access_key="local", config=config) for s in PERSONALIZE}, server
 
 
 # -- the restricted namespace -------------------------------------------------------------
@@ -219,7 +213,7 @@ class Replay:
         self.s3_root = root / "s3"
         self.s3_root.mkdir(parents=True, exist_ok=True)
         self.pp = pypersonalize.open(root / "project.duckdb", quiet=True)
-        self.clients = make_clients(transport, self.pp, self.s3_root)
+        self.clients, self.server = make_clients(transport, self.pp, self.s3_root)
         self.ns = {"__builtins__": SAFE_BUILTINS, **MODULES}
         self.done: dict[str, list[str]] = {}
         self.calls: dict[str, int] = {}
@@ -228,6 +222,9 @@ class Replay:
         self.notebook = ""
 
     def close(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
         self.pp.close()
 
     def run_through(self, notebook: str) -> list[str]:
@@ -478,7 +475,7 @@ CASES = [pytest.param(series, name, id=f"{series}/{name}",
          for series, names in SERIES.items() for name in names]
 
 
-@pytest.fixture(scope="module", params=["in-process"])
+@pytest.fixture(scope="module", params=["in-process", "http"])
 def transport(request):
     return request.param
 
