@@ -4,8 +4,11 @@ Run as its own process, pinned to one core by the caller (``taskset -c 1``), so 
 costs the server nothing but the requests. Two modes:
 
 - ``open``: requests are scheduled at a fixed rate (``--rate``/s for ``--seconds``), whatever
-  the answers do; a request's latency runs from its scheduled time to its answer, so a slow
-  server shows as latency instead of as fewer requests (no coordinated omission).
+  the answers do, over a pool of keep-alive connections. A request's latency runs from
+  when it is written to its answer; how late it was written (the event loop's timer, which
+  epoll rounds to a millisecond, or waiting for a free connection when the server falls
+  behind) is reported apart as ``lag``, so a slow server shows there instead of as fewer
+  requests (no coordinated omission).
 - ``closed``: ``--concurrency`` connections each send their next request as soon as the last
   is answered, for ``--seconds``: the saturation throughput.
 
@@ -96,6 +99,7 @@ class Recorder:
         self.statuses: dict[str, int] = {}
         self.acked: list[tuple] = []     # (eventId, sentAt) of each acknowledged event
         self.failed = 0
+        self.lag: list[float] = []       # open mode: how late each request left (timer, free connection)
 
     def done(self, kind: str, seconds: float, status: int, event: tuple | None) -> None:
         self.latency[kind].append(seconds)
@@ -106,6 +110,8 @@ class Recorder:
 
 async def _one(pool: asyncio.Queue, args, kind, path, body, event_id, scheduled, rec: Recorder) -> None:
     con = await pool.get()
+    sent = time.perf_counter()
+    rec.lag.append(sent - scheduled)
     try:
         status = await con.request(path, body)
     except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -113,7 +119,7 @@ async def _one(pool: asyncio.Queue, args, kind, path, body, event_id, scheduled,
         con.close()
         con = await Connection.open(args.host, args.port)   # a fresh connection for the pool
     else:
-        rec.done(kind, time.perf_counter() - scheduled, status, event_id)
+        rec.done(kind, time.perf_counter() - sent, status, event_id)
     pool.put_nowait(con)
 
 
@@ -197,7 +203,7 @@ def main() -> None:
     json.dump({"mode": args.mode, "seconds": elapsed, "answered": answered, "failed": rec.failed,
                "throughput": answered / elapsed, "statuses": rec.statuses,
                "all": summary(rec.latency["GetRecommendations"] + rec.latency["PutEvents"]),
-               "kinds": {k: summary(v) for k, v in rec.latency.items()},
+               "kinds": {k: summary(v) for k, v in rec.latency.items()}, "lag": summary(rec.lag),
                "acked": rec.acked, "cpu_seconds": cpu}, sys.stdout)
 
 

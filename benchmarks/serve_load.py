@@ -54,9 +54,10 @@ best of the passes as in the latency section. Over HTTP: `pypersonalize --db FIL
 (the standard library's ThreadingHTTPServer, one thread per keep-alive connection) pinned to
 core 0 with `taskset`; `benchmarks/loadgen.py` pinned to core 1 sends GetRecommendations
 (`POST /recommendations`) and PutEvents (`POST /events`, one event with a unique eventId)
-{MIX}:1 over 32 keep-alive connections. Open loop: {RATE} requests/s for {SECONDS} s
-(`--quick`: {SECONDS_QUICK} s), each latency from the request's scheduled time to its answer
-(a queue shows as latency). Closed loop: {CONCURRENCY} connections back to back for
+{MIX}:1 over 32 keep-alive connections, after 2 s of untimed warm-up (the first requests load
+the model). Open loop: {RATE} requests/s for {SECONDS} s (`--quick`: {SECONDS_QUICK} s), each
+latency from the request's write to its answer; how late requests left their schedule (the
+generator's timer, or no free connection: a server falling behind) is the `lag` row. Closed loop: {CONCURRENCY} connections back to back for
 {SATURATION_SECONDS} s (`--quick`: {SATURATION_QUICK} s): the saturation throughput. CPU columns:
 the process's CPU seconds / wall seconds of the phase (1.00 = one core busy). After both
 phases the server gets SIGTERM and the file is opened again: every acknowledged eventId must
@@ -215,6 +216,8 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
             f"{local['puts'].p50:.2f} ms")
         server = Server(db)
         try:
+            # untimed: the first requests load the model and the histories (acked events checked)
+            warm = load(server, plan_path, "closed", 2, "http-warm", 20_000_000)
             fixed = load(server, plan_path, "open", SECONDS_QUICK if quick else SECONDS, "http-open", 0)
             log(f"  open loop: {fixed['answered']:,} answered, p50 {fixed['all']['p50']:.2f} ms")
             saturated = load(server, plan_path, "closed", SATURATION_QUICK if quick else SATURATION_SECONDS,
@@ -222,7 +225,7 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
             log(f"  closed loop: {saturated['throughput']:,.0f} requests/s")
         finally:
             server.stop()
-        check = stored_once(db, fixed["acked"] + saturated["acked"])
+        check = stored_once(db, warm["acked"] + fixed["acked"] + saturated["acked"])
     if check["once"] != check["acked"] or check["extra"]:
         raise AssertionError(f"acknowledged events not stored exactly once: {check}")
     pinned = "server on core 0, generator on core 1" if _pinned(1) else "NOT pinned (no taskset or one core)"
@@ -248,6 +251,8 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
          "yes" if met_extra else "NO"],
         [f"HTTP p99 at {RATE}/s (all requests)", f"{fixed['all']['p99']:.2f} ms", f"<= {TARGET_P99_MS:g} ms",
          "yes" if met_p99 else "NO"],
+        [f"load generator's lag at {RATE}/s (p50 / p99)", f"{fixed['lag']['p50']:.2f} / {fixed['lag']['p99']:.2f} ms",
+         "small", "yes" if fixed["lag"]["p99"] <= TARGET_P99_MS else "NO"],
         ["acknowledged events stored exactly once", f"{check['once']:,} of {check['acked']:,}", "all",
          "yes"],
         ["answers by HTTP status", ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())), "all 200",
@@ -263,7 +268,11 @@ def run(quick: bool = False, repeat: int = 3, log=print) -> Section:
         f"its one core ({per_request:.2f} ms of server time per request, against "
         f"{1000 / local['recs'].rate:.2f} ms per in-process call), so {RATE}/s uses "
         f"{fixed['server_cpu']:.0%} of that core. The load generator itself used "
-        f"{fixed['generator_cpu']:.0%} of its core at {RATE}/s. Every one of the {check['acked']:,} "
+        f"{fixed['generator_cpu']:.0%} of its core at {RATE}/s. Saturated, GetRecommendations stays at "
+        f"{saturated['kinds']['GetRecommendations']['p50']:.1f} ms p50 but PutEvents waits "
+        f"{saturated['kinds']['PutEvents']['p50']:.0f} ms: each of its DuckDB calls gives up the GIL and "
+        "queues behind the scoring threads to get it back. Every one of the "
+        f"{check['acked']:,} "
         "acknowledged events is in the file exactly once. The standard library's threading server "
         "stays: its cost per request is the difference between those two per-request times, small "
         "beside the model's own work, and it needs no dependency; an ASGI stack would not take the "

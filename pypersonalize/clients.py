@@ -585,8 +585,14 @@ def client(service: str, db: Any = None, *, project=None, read_only: bool = Fals
            endpoint_url: str | None = None, s3_root: str | Path | None = None, **aws_only) -> Client:
     """A boto3-shaped client of ``service`` ("personalize", "personalize-runtime",
     "personalize-events") on the project file ``db`` (or an open ``project``, which it then
-    leaves open). AWS session settings boto3 takes (``region_name``, ``aws_access_key_id`` …)
-    mean nothing locally and are accepted and ignored."""
+    leaves open), or, with ``endpoint_url``, on the running ``pypersonalize serve`` at that
+    URL (the same client over HTTP; ``aws_access_key_id`` is then sent for the server's
+    access-key allow-list). AWS session settings boto3 takes (``region_name``, credentials …)
+    mean nothing locally and are accepted and ignored.
+
+    >>> rt = client("personalize-runtime", endpoint_url="http://127.0.0.1:8080")  # doctest: +SKIP
+    >>> rt.get_recommendations(campaignArn=arn, userId="u1")["itemList"]       # doctest: +SKIP
+    """
     if service not in aws_model.SERVICES:
         raise InvalidInput(f"unknown service {service!r}; expected one of {', '.join(aws_model.SERVICES)}")
     session_keys = {"region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "config",

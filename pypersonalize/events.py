@@ -184,10 +184,12 @@ class EventsAPI(ProjectBase):
         ...                                        "sentAt": 1700000000}])  # doctest: +SKIP
         """
         if tracking_id is not None:
-            tracked = tracked_group(self.catalog, tracking_id)
+            # a catalog scan costs more than the rest of the call: once per catalog stamp
+            tracked = self._engine.memo(("tracker", tracking_id), lambda: tracked_group(self.catalog, tracking_id))
             if dataset_group is None:
                 dataset_group = tracked.name
-            elif self.catalog.get("dataset-group", dataset_group).arn != tracked.arn:
+            elif self._engine.memo(("group", dataset_group),
+                                   lambda: self.catalog.get("dataset-group", dataset_group)).arn != tracked.arn:
                 raise InvalidInput(f"trackingId {tracking_id!r} is the event tracker of dataset group "
                                    f"{tracked.name!r}, not of {dataset_group!r}")
         elif dataset_group is None:
@@ -243,8 +245,9 @@ class EventsAPI(ProjectBase):
                         "SELECT recommendation_id, items FROM pypersonalize.recommendation_log "
                         "WHERE dataset_group = $g AND recommendation_id IN (SELECT unnest($r::VARCHAR[]))",
                         {"g": group_name, "r": rids}).fetchall()))
-                elif kept:
-                    self._data_changed(group_name)
+                # histories not loaded (or stale) are read from the file when next needed,
+                # which now holds these rows: nothing to invalidate (a bump would make every
+                # call of a process that only writes events re-read the catalog)
         return {"eventsRecorded": len(kept), "duplicates": sum(duplicate), "eventIds": ids,
                 "trackingId": tracking_id, "sessionId": session_id}
 

@@ -39,6 +39,7 @@ DRAIN_LIMIT = 4           # a body up to this many times the limit is read and d
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)")
 
 # operation -> (catalog kind, name member, parent member, describe operation, describe key, ARN member)
+SWITCH_SECONDS = 0.0005     # the serve command's GIL switch interval (see cli.serve)
 LONG = {
     "CreateDatasetImportJob": ("dataset-import-job", "jobName", "datasetArn", "DescribeDatasetImportJob",
                                "datasetImportJob", "datasetImportJobArn"),
@@ -346,4 +347,4 @@ def serve(project, host: str = "127.0.0.1", port: int = 8080, **options) -> Pers
     return server
 
 
-__all__ = ["LONG", "PersonalizeServer", "SYNC_SECONDS", "Worker", "serve"]
+__all__ = ["LONG", "SWITCH_SECONDS", "PersonalizeServer", "SYNC_SECONDS", "Worker", "serve"]
