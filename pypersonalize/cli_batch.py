@@ -46,7 +46,33 @@ def _analyst(table, parquet) -> dict:
     return {k: v for k, v in (("outputTable", table), ("outputParquet", parquet)) if v is not None}
 
 
-_CHILD = "import sys; from pypersonalize import open as o; p = o(sys.argv[1], quiet=True); p._batch_run(sys.argv[2], sys.argv[3])"
+_CHILD = "import sys; from pypersonalize.cli_batch import run_detached; run_detached(*sys.argv[1:4])"
+OPEN_PATIENCE = 120.0          # seconds the detached job waits for a `describe` (or any reader) to let go
+
+
+def run_detached(db: str, kind: str, arn: str) -> None:
+    """The detached process's body: open the project once no other process holds it, run the job.
+
+    A ``describe`` polling from another process can hold the file at the instant the job starts;
+    giving up then would leave the job CREATE PENDING for ever.
+    """
+    import time
+
+    from . import open as open_project
+    from .errors import ResourceInUse
+    deadline = time.monotonic() + OPEN_PATIENCE
+    while True:
+        try:
+            pp = open_project(db, quiet=True)
+            break
+        except ResourceInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        pp._batch_run(kind, arn)
+    finally:
+        pp.close()
 
 
 def _detach(pp, kind: str, arn: str) -> dict:

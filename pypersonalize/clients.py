@@ -442,10 +442,10 @@ class Client:
         except PypersonalizeError as exc:
             code = next((c for cls, c in _CODE_OF if isinstance(exc, cls)), "InvalidInputException")
             error = getattr(self.exceptions, code)
-            raise error(code, str(exc), op) from exc
+            raise error(code, self._s3_names(str(exc)), op) from exc
         if aws_only:
             self._record_aws_only(result or {}, aws_only)
-        result = {k: v for k, v in (result or {}).items() if k in spec["output"]}
+        result = {k: self._s3_names(v) for k, v in (result or {}).items() if k in spec["output"]}
         if paging or "nextToken" in spec["output"]:
             result = _page(result, spec, paging, op, self.exceptions)
         result["ResponseMetadata"] = _metadata()
@@ -467,6 +467,21 @@ class Client:
         if folder and location.startswith("s3://") and not local.endswith("/"):
             local += "/"          # an S3 prefix is a folder: <input name>.out goes inside it
         return local if inner == "dataLocation" else {inner: {**value[inner], "path": local}}
+
+    def _s3_names(self, value):
+        """Paths under the S3 root named as the s3:// locations they stand for, in answers and
+        errors alike (a caller over HTTP gave s3:// and is not told where the root is)."""
+        root = self._s3_root or os.environ.get(S3_ROOT_ENV)
+        if not root:
+            return value
+        prefix = str(Path(root)) + os.sep
+        if isinstance(value, str):
+            return value.replace(prefix, "s3://") if prefix in value else value
+        if isinstance(value, dict):
+            return {k: self._s3_names(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._s3_names(v) for v in value]
+        return value
 
     def _local_path(self, location: str, op: str) -> str:
         """``s3://bucket/key`` under the S3 root (``client(s3_root=...)`` or

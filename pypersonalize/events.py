@@ -32,6 +32,20 @@ RESERVED_PROPERTIES = ("userId", "sessionId", "eventType", "timestamp", "recomme
 TOP_LEVEL_PROPERTIES = {"itemid": "itemId", "eventvalue": "eventValue"}
 
 
+class _Repeated(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list) -> dict:
+    """json's object hook: an object, refusing a repeated key (plain json keeps the last)."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Repeated(key)
+        found[key] = value
+    return found
+
+
 def _key(name: str) -> str:
     return name.replace("_", "").lower()
 
@@ -124,9 +138,14 @@ def event_rows(user_id: str, session_id: str, event_list: list, fields: set[str]
         if isinstance(props, str):
             text(props, f"{where}: properties", limit=PROPERTIES_LIMIT)
             try:
-                props = json.loads(props)
+                props = json.loads(props, object_pairs_hook=_unique_keys)
+            except _Repeated as exc:
+                raise InvalidInput(f"{where}: properties gives {exc.args[0][:80]!r} twice; give each "
+                                   "property once") from None
             except json.JSONDecodeError as exc:
                 raise InvalidInput(f"{where}: properties is not valid JSON: {exc}") from None
+            except (ValueError, RecursionError) as exc:     # thousands of digits, deep nesting
+                raise InvalidInput(f"{where}: properties cannot be read as JSON: {str(exc)[:100]}") from None
         if not isinstance(props, dict):
             raise InvalidInput(f"{where}: properties must be a JSON object")
         for key, value in props.items():

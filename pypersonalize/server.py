@@ -37,6 +37,10 @@ SYNC_SECONDS = 2.0        # how long a long call waits before it answers "in pro
 IDLE_SECONDS = 300        # a kept-alive connection's idle limit
 DRAIN_LIMIT = 4           # a body up to this many times the limit is read and dropped before the 413
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)")
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_PROTOCOL_ERRORS = {400: "BadRequestException", 408: "RequestTimeoutException",
+                    414: "RequestHeaderFieldsTooLargeException", 431: "RequestHeaderFieldsTooLargeException",
+                    501: "UnknownOperationException", 505: "HttpVersionNotSupportedException"}
 
 # operation -> (catalog kind, name member, parent member, describe operation, describe key, ARN member)
 SWITCH_SECONDS = 0.0005     # the serve command's GIL switch interval (see cli.serve)
@@ -130,7 +134,10 @@ class Worker:
                 job.error, job.status = exc, "CREATE FAILED"
                 job.failure = " ".join(str(exc).split())[:1000]
             finally:
-                recorded = bool(self._pp.catalog.select(LONG[job.op][0], arn=job.arn))
+                try:
+                    recorded = bool(self._pp.catalog.select(LONG[job.op][0], arn=job.arn))
+                except Exception:             # noqa: BLE001 - the worker outlives any one job
+                    recorded = False
                 with self._lock:
                     if recorded:
                         self.pending.pop(job.arn, None)     # the catalog answers from now on
@@ -159,6 +166,32 @@ class Worker:
         self._queue.put(None)
 
 
+def _parse(body: bytes, default: bytes = b"{}"):
+    """The request body as JSON whose text is all valid UTF-8.
+
+    Deep nesting (RecursionError) is no JSON we take; a lone surrogate escape (``"\\ud800"``)
+    is refused before it reaches the catalog, a DuckDB string or the background worker.
+    """
+    try:
+        value = json.loads(body or default)
+    except (ValueError, RecursionError):
+        raise _Refused(400, "SerializationException", "the request body is not JSON") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused(400, "InvalidInputException",
+                       "the request holds a lone surrogate escape (such as \\ud800): text must be valid "
+                       "Unicode") from None
+    return value
+
+
+def _rpc_plain(value: Any) -> Any:
+    try:
+        return wire._plain(value)
+    except TypeError:
+        return str(value)        # a BLOB, a TIME, an INTERVAL: as the CLI would print them
+
+
 class Handler(BaseHTTPRequestHandler):
     """One connection's requests (HTTP/1.1 keep-alive, as botocore's pool uses them)."""
 
@@ -177,17 +210,17 @@ class Handler(BaseHTTPRequestHandler):
             body = self._body()
             if self.path == wire.RPC_PATH:
                 self._authorize()
-                return self._send(200, wire.dumps(self.server.rpc(json.loads(body or b"{}"))), wire.REST_JSON)
+                answer = self.server.rpc(_parse(body))
+                # our own client reads NaN and infinities (Python's json does); AWS's wire does not
+                payload = json.dumps(answer, default=_rpc_plain, separators=(",", ":")).encode()
+                return self._send(200, payload, wire.REST_JSON)
             found = wire.find("POST", self.path, self.headers.get("X-Amz-Target"))
             if found is None:
                 return self._error(None, 404, "UnknownOperationException",
                                    f"no Personalize operation at POST {self.path[:200]}")
             service, op = found
             self._authorize()
-            try:
-                kwargs = json.loads(body) if body else {}
-            except ValueError:
-                return self._error(service, 400, "SerializationException", "the request body is not JSON")
+            kwargs = _parse(body)
             if not isinstance(kwargs, dict):
                 return self._error(service, 400, "SerializationException", "the request body is not a JSON object")
             result = self.server.call(service, op, kwargs)
@@ -207,19 +240,44 @@ class Handler(BaseHTTPRequestHandler):
                 traceback.print_exception(exc, file=sys.stderr)
             self._error(service, 500, "InternalFailure", f"{type(exc).__name__}: {str(exc)[:500]}")
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's refusals (bad request line, headers, method, version) in
+        AWS's error shape, with a status line even for what parsed as HTTP/0.9."""
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self.close_connection = True
+        text = message or self.responses.get(code, ("refused",))[0]
+        self._error(None, code, _PROTOCOL_ERRORS.get(code, "BadRequestException"), str(text)[:200],
+                    {"Connection": "close"})
+
     def do_GET(self) -> None:  # noqa: N802
         if self.path == "/ping":
             return self._send(200, b'{"status":"ok"}', wire.REST_JSON)
         self._error(None, 404, "UnknownOperationException", "Personalize's operations are POST requests")
 
     def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None:
-            if self.headers.get("Transfer-Encoding"):
-                raise _Refused(411, "LengthRequiredException", "send the body with a Content-Length")
+        lengths = set(self.headers.get_all("Content-Length") or ())
+        if self.headers.get("Transfer-Encoding") is not None:
+            # the chunks, unread, would be parsed as the next request; with a Content-Length
+            # too, the two framings disagree (RFC 9112 6.3: refuse and close)
+            self.close_connection = True
+            if lengths:
+                raise _Refused(400, "SerializationException",
+                               "a request has either a Content-Length or a Transfer-Encoding, not both")
+            raise _Refused(411, "LengthRequiredException", "send the body with a Content-Length")
+        if not lengths:
             return b""
-        if not length.isdigit():
-            raise _Refused(400, "SerializationException", "Content-Length is not a number")
+        if len(lengths) > 1:
+            self.close_connection = True
+            raise _Refused(400, "SerializationException", "the request has different Content-Length headers")
+        length = lengths.pop().strip()
+        if not _DIGITS.fullmatch(length):
+            self.close_connection = True
+            raise _Refused(400, "SerializationException", "Content-Length is not a number of bytes")
+        if len(length) > 18:
+            self.close_connection = True
+            raise _Refused(413, "RequestEntityTooLargeException",
+                           f"the request body is over {self.server.max_body:,} bytes, the server's limit")
         size = int(length)
         if size > self.server.max_body:
             if size <= DRAIN_LIMIT * self.server.max_body:
@@ -246,10 +304,10 @@ class Handler(BaseHTTPRequestHandler):
             raise _Refused(403, "UnrecognizedClientException",
                            "the request's access key is not one this server allows")
 
-    def _error(self, service: str | None, status: int, code: str, message: str) -> None:
+    def _error(self, service: str | None, status: int, code: str, message: str, headers: dict | None = None) -> None:
         body = wire.error_payload(code, message)
         content = wire.JSON_11 if service in (None, "personalize") else wire.REST_JSON
-        self._send(status, body, content, {"x-amzn-ErrorType": code})
+        self._send(status, body, content, {"x-amzn-ErrorType": code, **(headers or {})})
 
     def _send(self, status: int, body: bytes, content: str, headers: dict | None = None) -> None:
         self.send_response(status)

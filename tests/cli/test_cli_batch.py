@@ -193,3 +193,22 @@ def test_background_through_main_with_arguments_runs_the_job(proj):
     os.waitpid(pid, 0)                                      # the detached process is our child
     r = _run(proj, "--format", "json", "batch-inference", "describe", "cli-bg-runner")
     assert json.loads(r.output)["status"] == "ACTIVE", r.output
+
+
+def test_a_detached_job_waits_for_a_process_that_holds_the_file(proj):
+    """CI once saw the detached process start while a polling ``describe`` held the file: it
+    gave up and the job stayed CREATE PENDING for ever. It now waits for the file."""
+    out = proj["base"] / "out-waits"
+    with pypersonalize.open(proj["db"], quiet=True) as pp:
+        arn = pp.create_batch_inference_job("cli-waits", proj["pop"], str(proj["users"]), str(out),
+                                            wait=None)["batchInferenceJobArn"]
+        child = subprocess.Popen([*CLI[:2], "from pypersonalize.cli_batch import run_detached; import sys; "
+                                  "run_detached(*sys.argv[1:4])", proj["db"], "batch-inference-job", arn],
+                                 stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        time.sleep(2.0)                                     # long enough to have met the held file
+        assert child.poll() is None, child.stderr.read()     # still waiting, not given up
+        assert pp.describe_batch_inference_job(arn)["batchInferenceJob"]["status"] == "CREATE PENDING"
+    assert child.wait(timeout=120) == 0, child.stderr.read()
+    r = _run(proj, "--format", "json", "batch-inference", "describe", "cli-waits")
+    assert json.loads(r.output)["status"] == "ACTIVE", r.output
+    assert len(_lines(out / "users.jsonl.out")) == 31
