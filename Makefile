@@ -9,7 +9,7 @@ PP     := $(BIN)/pypersonalize --db $(DEMO_DB)
 VOD    := data/video_on_demand
 ARN    := arn:aws:personalize:local:000000000000:solution
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench bench-scale lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ test: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py
+
+# not in CI: hours at 25M; the results accumulate in benchmarks/scale_results.json
+bench-scale: install
+	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
 
 lint: install
 	$(BIN)/python -m pip install --quiet ruff

@@ -36,6 +36,7 @@ from common import machine_line, versions_line  # noqa: E402
 SECTIONS = ("imports", "sims", "filters", "quality", "training", "startup", "latency", "related", "text_retrieval",
             "batch", "segments", "tuning", "serve_load")
 RESULTS = HERE / "RESULTS.md"
+SCALE_BEGIN, SCALE_END = "<!-- scale:begin -->", "<!-- scale:end -->"     # scale.py's block
 
 
 def command_line(args) -> str:
@@ -95,7 +96,11 @@ def main() -> None:
     total = time.perf_counter() - t0
     print(f"\n# total {total:.0f}s")
     if output:
-        output.write_text(render_markdown(sections, args, started, total))
+        text = render_markdown(sections, args, started, total)
+        old = output.read_text() if output.exists() else ""
+        if SCALE_BEGIN in old and SCALE_END in old:      # written by scale.py (make bench-scale); kept
+            text += "\n" + old[old.index(SCALE_BEGIN):old.index(SCALE_END) + len(SCALE_END)] + "\n"
+        output.write_text(text)
         print(f"# wrote {output}")
 
 

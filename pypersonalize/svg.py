@@ -288,7 +288,7 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, title: str
 
 def _xy_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: str, desc: str | None,
               joined: bool, x_scale: str, y_zero: bool, y_format, width: int, height: int,
-              chart_id: str | None) -> str:
+              chart_id: str | None, y_scale: str = "linear") -> str:
     kind = "line" if joined else "scatter"
     chart_id = chart_id or _chart_id(title, kind)
     desc = desc or f"{'Line chart' if joined else 'Scatter plot'} of {y_label or 'y'} against {x_label or 'x'}."
@@ -308,7 +308,8 @@ def _xy_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: st
     if show_legend:
         parts += _legend(keys, width)
     ys_all = [y for _, p in pts for _, y, _ in p]
-    y = _value_scale(ys_all, height - BOTTOM, top, zero=y_zero)
+    y_log = y_scale == "log" and min(ys_all) > 0          # a zero or a negative cannot go on a log axis
+    y = _value_scale(ys_all, height - BOTTOM, top, zero=y_zero, log=y_log)
     parts += _y_axis(y, y_label, width, y_format)
     if numeric:
         nums = [_num(x) for x in xs_all]
@@ -361,11 +362,13 @@ def _xy_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: st
 
 def line_chart(series: Sequence[Series], *, title: str, x_label: str = "", y_label: str = "",
                desc: str | None = None, x_scale: str = "auto", y_zero: bool = False, y_format=None,
-               width: int = WIDTH, height: int = HEIGHT, chart_id: str | None = None) -> str:
-    """Lines through each series' points (in the order given), a marker with a tooltip on each."""
+               width: int = WIDTH, height: int = HEIGHT, chart_id: str | None = None,
+               y_scale: str = "linear") -> str:
+    """Lines through each series' points (in the order given), a marker with a tooltip on each;
+    ``y_scale="log"`` puts y on a log axis (when every y is positive)."""
     return _xy_chart(series, title=title, x_label=x_label, y_label=y_label, desc=desc, joined=True,
                      x_scale=x_scale, y_zero=y_zero, y_format=y_format, width=width, height=height,
-                     chart_id=chart_id)
+                     chart_id=chart_id, y_scale=y_scale)
 
 
 def scatter_chart(series: Sequence[Series], *, title: str, x_label: str = "", y_label: str = "",
