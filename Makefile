@@ -70,8 +70,9 @@ demo: install
 	@echo
 	@echo "Project file: $(DEMO_DB). Try: $(BIN)/pypersonalize --db $(DEMO_DB) sql \"SELECT EVENT_TYPE, count(*) FROM movies.interactions GROUP BY 1\""
 
+# one worker per core, each test file on one worker (its module fixtures are built once)
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(or $(TEST_WORKERS),2) --dist loadfile
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
