@@ -178,7 +178,8 @@ def _timed(fn) -> dict:
 def run_stage(name: str, db: str, data: str) -> dict:
     import pypersonalize
     os.environ.setdefault("PYPERSONALIZE_OFFLINE_METRICS", "0")      # the metrics stage takes them alone
-    with pypersonalize.open(db, quiet=True) as pp:
+    # DuckDB spills past this instead of growing to its default 80% of RAM (the bound is 16 GiB)
+    with pypersonalize.open(db, quiet=True, memory_limit=os.environ.get("SCALE_MEMORY_LIMIT", "10GB")) as pp:
         return globals()[f"stage_{name}"](pp, Path(data))
 
 

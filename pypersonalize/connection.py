@@ -66,22 +66,41 @@ def _guess_kind(path: str, head: bytes) -> str:
     return ""
 
 
-def connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+MEMORY_LIMIT_ENV = "PYPERSONALIZE_MEMORY_LIMIT"
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+
+
+def memory_setting(limit: str | None) -> str | None:
+    """DuckDB's memory_limit text for ``limit`` (or $PYPERSONALIZE_MEMORY_LIMIT); None: DuckDB's default."""
+    source = "memory_limit"
+    if limit is None:
+        limit, source = os.environ.get(MEMORY_LIMIT_ENV) or None, MEMORY_LIMIT_ENV
+    if limit is None:
+        return None
+    found = _MEMORY.fullmatch(str(limit))
+    if found is None or float(found.group(1)) <= 0:
+        raise InvalidInput(f"{source} must be a size such as 12GB or 800MB, got {str(limit)[:40]!r}")
+    return f"{found.group(1)}{found.group(2)}"
+
+
+def connect(path: str, read_only: bool, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open ``path`` (or ``:memory:``) attached as ``pp_project`` and in use."""
+    memory = memory_setting(memory_limit)
     if not path.strip():
         raise InvalidInput("the project path is empty; give a file path such as shop.duckdb")
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", path):
         raise InvalidInput(f"{path} names a DuckDB extension location (like md: or s3://); a project "
                            "is a local DuckDB file")
+    config = {} if memory is None else {"memory_limit": memory}
     if path == ":memory:":
         if read_only:
             raise InvalidInput("an in-memory project cannot be opened read-only")
-        return duckdb.connect(":memory:")
+        return duckdb.connect(":memory:", config=config)
     exists = check_project_path(path)
     if read_only and not exists:
         raise InvalidInput(f"cannot open {path} read-only: there is no project file there yet")
     options = ["READ_ONLY"] if read_only else ([] if exists else [f"STORAGE_VERSION '{STORAGE_VERSION}'"])
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=config)
     try:
         con.execute(f"ATTACH {quote_literal(path)} AS {PROJECT_CATALOG}"
                     + (f" ({', '.join(options)})" if options else ""))

@@ -52,13 +52,17 @@ def _only_queries(con, query) -> bool:
 
 
 def open(path: str | Path = ":memory:", *, region: str | None = None,
-         account_id: str | None = None, quiet: bool = False, read_only: bool = False) -> Project:
+         account_id: str | None = None, quiet: bool = False, read_only: bool = False,
+         memory_limit: str | None = None) -> Project:
     """Open (or create) the project file at ``path``.
 
     ``region`` and ``account_id`` fix the ARNs on creation (defaults ``local`` and
-    ``000000000000``). Progress is shown on a terminal unless ``quiet``.
+    ``000000000000``). Progress is shown on a terminal unless ``quiet``. ``memory_limit``
+    (``"12GB"``; default ``$PYPERSONALIZE_MEMORY_LIMIT``, else DuckDB's 80% of RAM) bounds
+    what DuckDB holds in memory: larger imports, joins and sorts spill to disk.
     """
-    return Project(path, region=region, account_id=account_id, quiet=quiet, read_only=read_only)
+    return Project(path, region=region, account_id=account_id, quiet=quiet, read_only=read_only,
+                   memory_limit=memory_limit)
 
 
 class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, PersonalAPI, EventsAPI,
@@ -69,10 +73,10 @@ class Project(DatasetsAPI, SolutionsAPI, TrainingAPI, RefreshAPI, ServingAPI, Pe
     What the parts share is declared in :class:`ProjectBase` (listed last, so that every
     part's implementation comes before the declaration)."""
 
-    def __init__(self, path, *, region=None, account_id=None, quiet=False, read_only=False):
+    def __init__(self, path, *, region=None, account_id=None, quiet=False, read_only=False, memory_limit=None):
         self.path = str(path)
         self.read_only = bool(read_only)
-        self._connections = Connections(connect(self.path, self.read_only), self.path)
+        self._connections = Connections(connect(self.path, self.read_only, memory_limit), self.path)
         self.progress = Progress(lambda: self.con, interactive(quiet))
         self.catalog = Catalog(lambda: self.con)
         self._engine_key, self._engine = engine.attach(self.path, self)
