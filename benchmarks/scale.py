@@ -50,7 +50,9 @@ SERVING_REQUESTS = 2000
 # -- the stages (each runs in a child process: ``scale.py --stage NAME --db DB --data DIR``) ----
 
 def _solution(pp, name: str, recipe: str) -> str:
-    pp.create_solution(name=name, dataset_group=GROUP, recipe=recipe)
+    """A new version of the solution ``name`` (made the first time: a stage may run again)."""
+    if not any(s["name"] == name for s in pp.list_solutions(dataset_group=GROUP)["solutions"]):
+        pp.create_solution(name=name, dataset_group=GROUP, recipe=recipe)
     return pp.create_solution_version(name)["solutionVersionArn"]
 
 
@@ -94,7 +96,9 @@ def stage_up_full(pp, data: Path) -> dict:
 
 def stage_up_update(pp, data: Path) -> dict:
     """An UPDATE after 1,000 new events through an event tracker (100 PutEvents calls)."""
-    tracking = pp.create_event_tracker("scale-site", GROUP)["trackingId"]
+    trackers = pp.list_event_trackers(dataset_group=GROUP)["eventTrackers"]       # a stage run again reuses it
+    tracking = (pp.describe_event_tracker(trackers[0]["eventTrackerArn"])["eventTracker"]["trackingId"] if trackers
+                else pp.create_event_tracker("scale-site", GROUP)["trackingId"])
     users = [r[0] for r in pp.sql(f"SELECT USER_ID FROM {GROUP}.users ORDER BY USER_ID LIMIT 100").fetchall()]
     items = [r[0] for r in pp.sql(f"SELECT ITEM_ID FROM {GROUP}.items ORDER BY ITEM_ID DESC LIMIT 10").fetchall()]
     now = scale_data.START + scale_data.SPAN
@@ -136,7 +140,7 @@ def stage_segments(pp, data: Path) -> dict:
         source = Path(tmp) / "items.jsonl"
         source.write_text("".join(json.dumps({"itemId": i}) + "\n" for i in items))
         job_start = time.perf_counter()
-        pp.create_batch_segment_job("scale-segments", arn, str(source), str(Path(tmp) / "out"), num_results=100)
+        pp.create_batch_segment_job(f"scale-segments-{os.getpid()}", arn, str(source), str(Path(tmp) / "out"), num_results=100)
         job = time.perf_counter() - job_start
     return {"seconds": trained + job, "train_s": round(trained, 2), "job_s": round(job, 2)}
 
@@ -148,7 +152,7 @@ def stage_batch(pp, data: Path) -> dict:
         source = Path(tmp) / "users.jsonl"
         source.write_text("".join(json.dumps({"userId": u}) + "\n" for u in users))
         start = time.perf_counter()
-        pp.create_batch_inference_job("scale-batch", _latest(pp, "up"), str(source), str(Path(tmp) / "out"),
+        pp.create_batch_inference_job(f"scale-batch-{os.getpid()}", _latest(pp, "up"), str(source), str(Path(tmp) / "out"),
                                       num_results=25)
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "users": len(users), "users_per_s": round(len(users) / seconds)}
@@ -158,7 +162,7 @@ def stage_serving(pp, data: Path) -> dict:
     """GetRecommendations one request at a time on a campaign of the User-Personalization version."""
     import numpy as np
     from common import time_requests
-    campaign = pp.create_campaign("scale-live", _latest(pp, "up"))["campaignArn"]
+    campaign = pp.create_campaign(f"scale-live-{os.getpid()}", _latest(pp, "up"))["campaignArn"]
     users = [r[0] for r in pp.sql(f"SELECT USER_ID FROM {GROUP}.users").fetchall()]
     rng = np.random.default_rng(0)
     requests = [users[k] for k in rng.integers(0, len(users), int(os.environ.get("SCALE_REQUESTS", SERVING_REQUESTS)))]
@@ -175,20 +179,40 @@ def _timed(fn) -> dict:
     return {"seconds": time.perf_counter() - start}
 
 
-def run_stage(name: str, db: str, data: str) -> dict:
+def run_stage(name: str, db: str, data: str, profile: bool = False) -> dict:
     import pypersonalize
     os.environ.setdefault("PYPERSONALIZE_OFFLINE_METRICS", "0")      # the metrics stage takes them alone
     # DuckDB spills past this instead of growing to its default 80% of RAM (the issue's bound is 16 GiB)
     with pypersonalize.open(db, quiet=True, memory_limit=os.environ.get("SCALE_MEMORY_LIMIT", "10GB")) as pp:
-        return globals()[f"stage_{name}"](pp, Path(data))
+        if not profile:
+            return globals()[f"stage_{name}"](pp, Path(data))
+        import cProfile
+        profiler = cProfile.Profile()
+        result = profiler.runcall(globals()[f"stage_{name}"], pp, Path(data))
+        return {**result, "profile": top_functions(profiler)}
+
+
+def top_functions(profiler, count: int = 8) -> list[str]:
+    """The functions of pypersonalize (and the C calls they make) that hold the most time:
+    'seconds own / seconds with callees  file:line(function)', by time with callees."""
+    import pstats
+    stats = pstats.Stats(profiler).stats
+    rows = []
+    for (path, line, func), (_cc, _nc, own, total, _callers) in stats.items():
+        if "pypersonalize" in path or (path == "~" and own > 0.05 * max(1e-9, total)):
+            where = f"{Path(path).name}:{line}({func})" if path != "~" else func
+            rows.append((total, own, where))
+    rows.sort(reverse=True)
+    return [f"{own:.1f}/{total:.1f}s {where}" for total, own, where in rows[:count]]
 
 
 # -- the driver ------------------------------------------------------------------------------
 
-def measure(name: str, db: Path, data: Path) -> dict:
+def measure(name: str, db: Path, data: Path, profile: bool = False) -> dict:
     """Run one stage in a child process: its result, wall time and peak RSS (MB)."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--stage", name, "--db", str(db), "--data", str(data)],
+    child = subprocess.Popen([sys.executable, __file__, "--stage", name, "--db", str(db), "--data", str(data),
+                              *(["--profile"] if profile else [])],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = child.stdout.read(), child.stderr.read()
     _pid, status, usage = os.wait4(child.pid, 0)
@@ -221,12 +245,22 @@ def render(store: dict) -> str:
                 cells.append("-")
             elif "failed" in r:
                 cells.append("failed")
+            elif "p99_ms" in r:             # serving: the request latencies (the first request loads the engine)
+                cells.append(f"p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f}ms {r['peak_mb'] / 1024:.1f}G")
             else:
-                extra = f" p99 {r['p99_ms']}ms" if "p99_ms" in r else ""
-                cells.append(f"{r['seconds']:.1f}s {r['peak_mb'] / 1024:.1f}G{extra}")
-        g = growth(store, stage)
+                cells.append(f"{r['seconds']:.1f}s {r['peak_mb'] / 1024:.1f}G")
+        g = growth(store, stage, "p99_ms" if stage == "serving" else "seconds")
         rows.append([stage, *cells, " ".join(f"{k} {v}" for k, v in g.items()) or "-"])
     table = format_table(["stage", *sizes, "time exponent"], rows, right=set(range(1, len(sizes) + 1)))
+    p99 = {s: store[s]["serving"]["p99_ms"] for s in sizes if "p99_ms" in store[s].get("serving", {})}
+    largest = max(p99, key=SIZES.get) if p99 else None
+    serving = (f"Serving p99 at {largest}: {p99[largest] / p99['1M']:.2f}x its p99 at 1M (target <= 2x)."
+               if "1M" in p99 and largest != "1M" else "")
+    misses = [f"{k} {store['25M'][k]['seconds']:.0f}s > {v}s" for k, v in TARGETS.items()
+              if k in store.get("25M", {}) and store["25M"][k].get("seconds", 0) > v]
+    misses += [f"{k} {r['peak_mb'] / 1024:.1f} GiB" for k, r in store.get("25M", {}).items()
+               if r.get("peak_mb", 0) > RSS_LIMIT_MB]
+    missed = ("Missed at 25M: " + ", ".join(misses) + ".") if misses else ""
     runs = sorted({f"{r['when']} {r['command']}" for s in sizes for r in store[s].values() if "when" in r})
     targets = ", ".join(f"{k} <= {v}s" for k, v in TARGETS.items())
     return "\n".join([
@@ -237,9 +271,21 @@ def render(store: dict) -> str:
         "the file the earlier ones built; time = the stage's work alone, G = the process's peak RSS (GiB); "
         "offline metrics off in every stage but `metrics`. Exponent b: time ~ size^b between sizes.",
         f"Targets at 25M: {targets}; every stage under 16 GiB.", "",
-        "```", table, "```", "", "Runs (UTC, command):", "",
-        *[f"- {r}" for r in runs], "", f"Machine: {machine_line()}; {versions_line()}.", "",
+        "```", table, "```", "", *[line for line in (serving, missed) if line], "",
+        "Runs (UTC, command):", "",
+        *[f"- {r}" for r in runs], "", *profiles(store), f"Machine: {machine_line()}; {versions_line()}.", "",
         "Charts: `benchmarks/scale.svg`.", END])
+
+
+def profiles(store: dict) -> list[str]:
+    """Where the time of each profiled stage goes (own / with callees, seconds under cProfile)."""
+    out = []
+    for size in SIZES:
+        for stage in STAGES:
+            r = store.get(size, {}).get(stage, {})
+            if r.get("profile"):
+                out += [f"Profile of {stage} at {size} ({r['profiled']}):", "", "```", *r["profile"], "```", ""]
+    return out
 
 
 def write_outputs(store: dict) -> None:
@@ -279,12 +325,14 @@ def main() -> None:
     ap.add_argument("--stages", default=",".join(STAGES))
     ap.add_argument("--work", type=Path, help="folder for the data and project files (default: a temporary one)")
     ap.add_argument("--smoke", action="store_true", help="30K interactions, every stage, nothing recorded")
+    ap.add_argument("--profile", action="store_true",
+                    help="run the stages under cProfile and record their top functions (slower; times not kept)")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stage:
-        print(json.dumps(run_stage(args.stage, args.db, args.data)))
+        print(json.dumps(run_stage(args.stage, args.db, args.data, args.profile)))
         return
     sizes = ["30K"] if args.smoke else args.sizes.split(",")
     stages = args.stages.split(",")
@@ -309,9 +357,16 @@ def main() -> None:
                       f"{info['items']:,} items in {time.perf_counter() - start:.1f}s", flush=True)
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
             for stage in stages:
-                result = measure(stage, db, data)
+                result = measure(stage, db, data, args.profile)
                 result.update(when=when, command=command)
-                store.setdefault(size, {})[stage] = result
+                if args.profile:        # a profiled run's times are the profiler's: only its profile is kept
+                    kept = store.setdefault(size, {}).setdefault(stage, {})
+                    kept["profile"] = result.get("profile") or [result.get("failed", "failed")]
+                    kept["profiled"] = f"{when} {command} (under cProfile: {result.get('seconds')}s)"
+                else:
+                    previous = store.get(size, {}).get(stage, {})
+                    store.setdefault(size, {})[stage] = {
+                        **result, **{k: previous[k] for k in ("profile", "profiled") if k in previous}}
                 shown = {k: v for k, v in result.items() if k not in ("when", "command")}
                 print(f"{size} {stage}: {shown}", flush=True)
                 if "failed" in result and stage in ("import", "up_full"):

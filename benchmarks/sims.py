@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import re
 import subprocess
 import sys
@@ -35,6 +36,10 @@ from common import ROOT, Section, fmt_s, format_table, rss_mb  # noqa: E402
 
 import pypersonalize  # noqa: E402
 import pypersonalize.training  # noqa: E402
+
+# Training alone, as the peer computes it: the offline metrics a FULL version takes by default
+# (a second training on a held-out split) are off here; the tuning section measures their cost.
+os.environ[pypersonalize.training.METRICS_SWITCH] = "0"
 from pypersonalize.recipes import TrainContext  # noqa: E402
 
 ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
@@ -53,7 +58,8 @@ SCHEMA = {"type": "record", "name": "Interactions", "fields": [
     {"name": "TIMESTAMP", "type": "long"}], "version": "1.0"}
 
 INTRO = """\
-`pypersonalize` = `create_solution_version` of an `aws-sims` solution: SQL templates
+`pypersonalize` = `create_solution_version` of an `aws-sims` solution, offline metrics off
+(`PYPERSONALIZE_OFFLINE_METRICS=0`: the peer computes none), SQL templates
 `sql/recipes/sims/10..40` (distinct baskets, cut-offs, self-join co-occurrence, score and
 rank) writing the top 500 related items per item into the project file, plus the
 popular-items fallback, the data check and the catalog record, in one transaction.

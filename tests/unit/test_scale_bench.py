@@ -100,6 +100,18 @@ def test_the_results_block_replaces_itself_and_keeps_the_rest(tmp_path, monkeypa
     assert svg.startswith("<svg") and svg.count("<polyline") == 2          # time and memory, one stage
 
 
+def test_the_block_judges_serving_and_the_25m_targets():
+    def serving(p99):
+        return {"seconds": 1.0, "p50_ms": p99 / 2, "p99_ms": p99, "peak_mb": 100}
+    store = {"1M": {"serving": serving(5.0), "import": {"seconds": 2.0, "peak_mb": 300}},
+             "25M": {"serving": serving(12.0), "import": {"seconds": 70.0, "peak_mb": 17 * 1024},
+                     "sims": {"seconds": 200.0, "peak_mb": 9000}}}
+    text = scale.render(store)
+    assert "Serving p99 at 25M: 2.40x its p99 at 1M (target <= 2x)." in text
+    assert "Missed at 25M: import 70s > 60s, import 17.0 GiB." in text          # sims met its 300 s
+    assert f"1M->25M {round(math.log(12 / 5) / math.log(25), 2)}" in text      # serving grows by its p99
+
+
 def test_every_stage_runs_on_a_small_set(data, tmp_path, monkeypatch):
     """The same stage functions the child processes run, in this process (seconds, not minutes)."""
     folder, _ = data
