@@ -472,7 +472,7 @@ class Client:
         """Paths under the S3 root named as the s3:// locations they stand for, in answers and
         errors alike (a caller over HTTP gave s3:// and is not told where the root is)."""
         root = self._s3_root or os.environ.get(S3_ROOT_ENV)
-        if not root:
+        if not root or self._service != "personalize":      # only the control plane takes paths
             return value
         prefix = str(Path(root)) + os.sep
         if isinstance(value, str):

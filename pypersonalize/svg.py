@@ -289,6 +289,8 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, title: str
 def _xy_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: str, desc: str | None,
               joined: bool, x_scale: str, y_zero: bool, y_format, width: int, height: int,
               chart_id: str | None, y_scale: str = "linear") -> str:
+    if y_scale not in ("linear", "log"):
+        raise ValueError(f"y_scale must be 'linear' or 'log', got {y_scale!r}")
     kind = "line" if joined else "scatter"
     chart_id = chart_id or _chart_id(title, kind)
     desc = desc or f"{'Line chart' if joined else 'Scatter plot'} of {y_label or 'y'} against {x_label or 'x'}."

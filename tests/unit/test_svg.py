@@ -4,6 +4,7 @@ cover the data, and no crash on the awkward inputs (empty, NaN, one point, text 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -142,3 +143,15 @@ def test_tick_labels_show_the_decimals_the_step_needs():
 def test_nice_ticks_refuse_infinite_bounds():
     with pytest.raises(ValueError):
         svg.nice_ticks(0, math.inf)
+
+
+def test_a_log_y_axis_spaces_decades_evenly_and_a_bad_scale_is_refused():
+    line_chart = svg.line_chart
+    drawn = line_chart([Series("t", [1, 2, 3], [1.0, 10.0, 100.0])], title="t", y_scale="log")
+    ys = [float(v) for v in re.findall(r'<polyline points="([^"]+)"', drawn)[0].replace(",", " ").split()[1::2]]
+    assert abs((ys[0] - ys[1]) - (ys[1] - ys[2])) < 0.01 and ys[0] > ys[1]     # equal steps per decade
+    linear = line_chart([Series("t", [1, 2, 3], [1.0, 10.0, 100.0])], title="t")
+    lys = [float(v) for v in re.findall(r'<polyline points="([^"]+)"', linear)[0].replace(",", " ").split()[1::2]]
+    assert abs((lys[0] - lys[1]) - (lys[1] - lys[2])) > 10
+    with pytest.raises(ValueError, match="y_scale"):
+        line_chart([Series("t", [1], [1.0])], title="t", y_scale="logg")
