@@ -414,6 +414,47 @@ def test_context_shifts_the_ranking(project):
                                "AND TIMESTAMP = $t", {"t": T0 + 10**6}).fetchall() == [(["Tablet"],)]   # categorical: a list
 
 
+def test_context_lifts_against_an_independent_computation(project):
+    """The stored lifts of a multi-valued categorical context field (values split on '|',
+    NULLs skipped) and of a plain string field equal pandas' smoothed log ratios, with the
+    >= 2 rule, over the solution's event type only."""
+    rng = np.random.default_rng(7)
+    n = 2400
+    df = pd.DataFrame({
+        "USER_ID": [f"u{u}" for u in rng.integers(60, size=n)],
+        "ITEM_ID": [f"i{i}" for i in rng.zipf(1.6, size=n) % 25],
+        "EVENT_TYPE": rng.choice(["Click", "Watch"], size=n),
+        "TIMESTAMP": T0 + np.arange(n) * 7,
+        "DEVICE": rng.choice(["Tablet|Night", "Phone", "Phone|Night", None], size=n),
+        "REGION": rng.choice(["north", "south", None], size=n)})
+    make_group(project, "g", df, extra_fields=[
+        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+        {"name": "REGION", "type": ["null", "string"]}])
+    project.create_solution(name="up", dataset_group="g", recipe="aws-user-personalization",
+                            event_type="Watch")
+    version = project.create_solution_version(solution="up")["solutionVersionArn"]
+    got = project.con.execute("SELECT field, value, item, lift FROM pypersonalize.context_lift "
+                              "WHERE version_arn = $v", {"v": version}).df()
+
+    ev = df[df["EVENT_TYPE"] == "Watch"]
+    n_items, total = ev["ITEM_ID"].nunique(), len(ev)
+    per_item = ev.groupby("ITEM_ID").size()
+    pairs = pd.concat([
+        ev.assign(value=ev["DEVICE"].str.split("|")).explode("value").assign(field="DEVICE"),
+        ev.assign(value=ev["REGION"], field="REGION")]).dropna(subset=["value"])
+    per_value = pairs.groupby(["field", "value"]).size()
+    per_pair = pairs.groupby(["field", "value", "ITEM_ID"]).size()
+    per_pair = per_pair[per_pair >= 2]
+    expected = pd.DataFrame([(f, v, i, np.log((c + 1) / (per_value[(f, v)] + n_items))
+                              - np.log((per_item[i] + 1) / (total + n_items)))
+                             for (f, v, i), c in per_pair.items()], columns=["field", "value", "item", "lift"])
+    key = ["field", "value", "item"]
+    merged = expected.merge(got, on=key, how="outer", suffixes=("_pd", "_sql"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    assert set(expected["value"]) == {"Tablet", "Night", "Phone", "north", "south"}
+    np.testing.assert_allclose(merged["lift_sql"], merged["lift_pd"], rtol=1e-12)
+
+
 # -- 6. impressions ---------------------------------------------------------------------
 
 

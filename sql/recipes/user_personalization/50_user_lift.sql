@@ -10,12 +10,22 @@
 INSERT INTO pypersonalize.context_lift
 WITH events AS (
     {{ events(schema_name, has_event_type, has_event_value, events_config=events_config) | indent(4) }}
-), pairs AS (
+), user_values AS (
+    -- each user's values, unnested once per user (not once per event) and then joined
 {% for f in fields %}
-    SELECT {{ ("Users." ~ f.name)|literal }} AS field, CAST("pp#v" AS VARCHAR) AS value, e.ITEM_ID AS item
-    FROM events e JOIN {{ schema_name|ident }}.users u ON u.USER_ID = e.USER_ID,
-         unnest({{ "u." ~ (f.name|ident) if f.is_list else "[u." ~ (f.name|ident) ~ "]" }}) AS "pp#t"("pp#v")
-    WHERE "pp#v" IS NOT NULL
+{% if f.is_list %}
+    SELECT field, USER_ID, CAST("pp#v" AS VARCHAR) AS value FROM (
+        SELECT {{ ("Users." ~ f.name)|literal }} AS field, u.USER_ID, unnest(u.{{ f.name|ident }}) AS "pp#v"
+        FROM {{ schema_name|ident }}.users u
+    ) WHERE "pp#v" IS NOT NULL
+{% else %}
+    SELECT {{ ("Users." ~ f.name)|literal }} AS field, u.USER_ID, CAST(u.{{ f.name|ident }} AS VARCHAR) AS value
+    FROM {{ schema_name|ident }}.users u
+    WHERE u.{{ f.name|ident }} IS NOT NULL
+{% endif %}
     {{ "UNION ALL" if not loop.last }}
 {% endfor %}
+), pairs AS (
+    SELECT uv.field, uv.value, e.ITEM_ID AS item
+    FROM events e JOIN user_values uv ON uv.USER_ID = e.USER_ID
 ){{ lift_rows() }}
