@@ -159,10 +159,7 @@ class InferenceRun:
         explore = self.ep.extra["exploration"] is not None
         if explore:
             _store, served = engine._parts(self.ep)
-            codes_, names_ = engine.cold_candidates(self.ep, store, served)
-            where = np.full(len(store.vocab), -1, dtype=np.int64)
-            where[codes_] = np.arange(len(codes_))
-            cold = (codes_, names_, where)
+            cold = engine.cold_candidates(self.ep, store, served)
             histories = [store.history(user) for _k, user in fast]
             seens = [np.unique(h.items) if h is not None and h.has_events else np.zeros(0, np.int64)
                      for h in histories]

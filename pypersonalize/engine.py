@@ -538,24 +538,34 @@ class Pipeline:
         return weight, age, cold_max, int(time.time()) if current_time else None
 
     def cold_candidates(self, ep, store, served):
-        """The endpoint's cold items in id order (codes, ids), or None when it does not explore.
-        Cold items are listed in id order, as the SQL this replaced listed them: the seeded
-        random tie-break of ``_explore`` then picks the same items."""
+        """The endpoint's cold items in id order (codes, ids, each code's position or -1), or
+        None when it does not explore. Cold items are listed in id order, as the SQL this
+        replaced listed them: the seeded random tie-break of ``_explore`` then picks the same
+        items. They depend only on the served model and the settings (with ``currentTime``,
+        on the second), so the last list is kept for the requests that follow."""
         settings = self._exploration(ep)
         if settings is None:
             return None
         weight, age_days, cold_max, reference = settings
+        key = (age_days, cold_max, reference)
+        kept = ep.extra.get("cold")
+        if kept is not None and kept[0] is served and kept[1] == key:
+            return kept[2]
         codes = served.recipe.scorer.cold_items(served.model, age_days, cold_max, reference)
         names = store.vocab.strings(codes)
         order = np.argsort(names.astype(str), kind="stable")
-        return codes[order], names[order]
+        codes, names = codes[order], names[order]
+        where = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, dtype=np.int64)
+        where[codes] = np.arange(len(codes))
+        ep.extra["cold"] = (served, key, (codes, names, where))
+        return codes, names, where
 
     def _explore(self, ep, store, served, history, items: list[dict], n: int, flt, seed, user_id, item_id,
                  cold=None, relevance=None, seen=None):
         """Give ``round(n * weight / 2)`` slots of ``items`` to cold items (see README).
         Batch jobs compute for many users at once ``cold`` (``cold_candidates``) and each
         user's ``relevance`` to every one of them (``exploration_relevance_many``) and ``seen``
-        items; ``cold`` may carry a third array, each vocabulary code's position in it."""
+        items."""
         settings = self._exploration(ep)
         if settings is None:
             return items[:n]
@@ -564,30 +574,26 @@ class Pipeline:
         if k == 0:
             return items[:n]
         pm = served.model
-        codes, names, *where = cold if cold is not None else self.cold_candidates(ep, store, served)
+        codes, names, where = cold if cold is not None else self.cold_candidates(ep, store, served)
         if seen is None:
             seen = np.unique(history.items) if history is not None and history.has_events else np.zeros(0, np.int64)
+        if relevance is None:       # of the whole (kept) cold list: the scorer keeps its token rows
+            relevance = served.recipe.scorer.exploration_relevance(pm, seen, codes, store.shown_counts)
         taken = store.vocab.known([i["itemId"] for i in items[:n]])
-        if where:           # positions in the cold list: no sort per user
-            keep = np.ones(len(codes), dtype=bool)
-            for found in (seen, taken):
-                found = found[(found >= 0) & (found < len(where[0]))]
-                at = where[0][found]
-                keep[at[at >= 0]] = False
-        else:
-            keep = ~np.isin(codes, seen) & ~np.isin(codes, taken)
-        codes, names = codes[keep], names[keep]
-        if relevance is not None:
-            relevance = relevance[keep]
+        keep = np.ones(len(codes), dtype=bool)
+        for found in (seen, taken):             # positions in the cold list: no search per user
+            found = found[(found >= 0) & (found < len(where))]
+            at = where[found]
+            keep[at[at >= 0]] = False
+        codes, names, relevance = codes[keep], names[keep], relevance[keep]
         if flt is not None and len(codes):
             ok = self.allowed(flt, store, codes, user_id, item_id, history)
-            codes, names = codes[ok], names[ok]
-            relevance = relevance[ok] if relevance is not None else None
-        if relevance is None:
-            relevance = served.recipe.scorer.exploration_relevance(pm, seen, codes, store.shown_counts)
+            codes, names, relevance = codes[ok], names[ok], relevance[ok]
         rng = random.Random(seed)
-        ranked = sorted(zip(names, relevance), key=lambda r: (-r[1], rng.random()))[:k]
-        explored = [{"itemId": item, "score": 0.0, "reason": ["Exploration"]} for item, _rel in ranked]
+        # by relevance, ties in a seeded random order (one draw per cold item, in list order)
+        draws = np.random.default_rng(rng.getrandbits(64)).random(len(names))
+        ranked = names[np.lexsort((draws, -np.asarray(relevance, dtype=np.float64)))[:k]].tolist()
+        explored = [{"itemId": item, "score": 0.0, "reason": ["Exploration"]} for item in ranked]
         kept = items[: n - len(explored)]
         slots = sorted(rng.sample(range(len(kept) + len(explored)), len(explored)))
         out, e, o = [], iter(explored), iter(kept)

