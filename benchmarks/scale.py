@@ -234,6 +234,24 @@ def growth(store: dict, stage: str, key: str = "seconds") -> dict:
             for (a, b), (c, d) in zip(points, points[1:]) if b > 0 and d > 0}
 
 
+# Where the missed targets spend their time, measured by line profiling the scorer on the
+# 25M project (2026-12-04, one scoring thread, one BLAS thread, blocks of 512 users; the
+# stage profiles below only see the main thread waiting for the scoring threads).
+BOTTLENECKS = [
+    "Reading (line profile of the User-Personalization scorer on the 25M project, 60k items x 149 "
+    "factors, one thread): per block of 512 users, the history product U @ P_out^T (512 x 149 x 60k, "
+    "float64) 0.35 s, the metadata product (512 x 63 tokens x 60k) 0.43 s, exp of the full softmax "
+    "0.23 s, argpartition 0.12 s, the sequence gather 0.16 s, scaling passes 0.14 s: exact float64 "
+    "scoring over every item (the softmax total needs every item's score) is ~1 s per 512 users per "
+    "core, i.e. a ceiling near 1,000 users/s on 2 cores before exploration and writing; 120 s for 160k "
+    "users needs 1,333/s. Real-time requests read the 71 MB factor matrix once each (~5 ms at "
+    "memory bandwidth on this machine), which sets the 25M p99; 1M's matrix is 10 MB.",
+    "SIMS at 1M (the `sims` section): storing its 8.6M related rows with string ids costs 1.9 s "
+    "of pypersonalize's 7.7 s (measured apart: 1.4 s the two id columns, 0.5 s version_arn); the "
+    "scipy peer keeps its result in numpy arrays.",
+]
+
+
 def render(store: dict) -> str:
     sizes = [s for s in SIZES if s in store and s != "30K"]
     rows = []
@@ -272,6 +290,7 @@ def render(store: dict) -> str:
         "offline metrics off in every stage but `metrics`. Exponent b: time ~ size^b between sizes.",
         f"Targets at 25M: {targets}; every stage under 16 GiB.", "",
         "```", table, "```", "", *[line for line in (serving, missed) if line], "",
+        *[line for text in BOTTLENECKS for line in (text, "")],
         "Runs (UTC, command):", "",
         *[f"- {r}" for r in runs], "", *profiles(store), f"Machine: {machine_line()}; {versions_line()}.", "",
         "Charts: `benchmarks/scale.svg`.", END])

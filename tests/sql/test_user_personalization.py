@@ -349,6 +349,40 @@ def test_exploration(explore_group):
     assert sum(r.get("reason") == ["Exploration"] for r in default["itemList"]) == round(10 * 0.3 / 2) == 2
 
 
+def test_the_kept_cold_list_follows_the_campaign(explore_group):
+    """The engine keeps an endpoint's cold items between requests: a new age cut-off or a
+    new version on the campaign gives the new cold items at once, and items the user has
+    just chosen drop out of exploration without a reload."""
+    pp, version, counts = explore_group
+    pp.create_campaign(name="explore", solution_version=version,
+                       campaign_config={"itemExplorationConfig": {"explorationWeight": "1.0",
+                                                                  "explorationItemAgeCutOff": "30"}})
+
+    def explored(user="u0"):
+        out = pp.get_recommendations(campaign="explore", user_id=user, num_results=10, seed=7)["itemList"]
+        return [r["itemId"] for r in out if r.get("reason") == ["Exploration"]]
+
+    young = explored()
+    assert young and all(i.startswith("c") for i in young), young
+    pp.update_campaign(campaign="explore",
+                       campaign_config={"itemExplorationConfig": {"explorationWeight": "1.0",
+                                                                  "explorationItemAgeCutOff": "1000"}})
+    assert any(i.startswith("o") for i in explored()), explored()
+    # u0 takes every young and old cold item but one: only that one is left to explore
+    cold = [f"{c}{j}" for c in "co" for j in range(6)]
+    left, taken = cold[-1], cold[:-1]
+    for start in (0, 6):                     # put_events takes 10 events at most
+        pp.put_events("g", "u0", "s-cold", [{"eventType": "Click", "itemId": i, "sentAt": T0 + 10**6 + k}
+                                            for k, i in enumerate(taken[start:start + 6], start)])
+    assert explored() == [left]
+    # a newer version (trained with u0's new events) on the campaign: the list is made again
+    v2 = pp.create_solution_version(solution="up")["solutionVersionArn"]
+    pp.update_campaign(campaign="explore", solution_version=v2)
+    assert explored() == [left]
+    fresh = explored("u2")
+    assert len(fresh) == 5 and all(i in cold for i in fresh), fresh
+
+
 def test_coldstart_uses_its_cold_start_settings(explore_group):
     pp, _version, counts = explore_group
 
